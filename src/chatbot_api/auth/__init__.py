@@ -1,0 +1,1 @@
+"""Accounts and authentication: register, login, guests, tokens, Auth.js cookie compatibility."""

@@ -1,0 +1,79 @@
+"""Who is calling: `CurrentUser` (required) and `OptionalUser`, from a bearer JWT or, when
+AUTH_SECRET is set, the Next.js app's Auth.js session cookie."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from chatbot_api.core.config import Settings
+from chatbot_api.core.errors import AppError
+from chatbot_api.core.security import InvalidToken, UserType, decode_access_token
+
+bearer_scheme = HTTPBearer(auto_error=False, description="Access token from /api/auth/*")
+
+
+@dataclass(frozen=True, slots=True)
+class AuthUser:
+    id: uuid.UUID
+    email: str
+    type: UserType
+
+
+def get_settings(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+
+
+async def optional_user(
+    request: Request,
+    settings: SettingsDep,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer_scheme)],
+) -> AuthUser | None:
+    """The caller, or None. A present but invalid bearer token is a 401, never anonymous."""
+    if credentials is not None:
+        try:
+            claims = decode_access_token(
+                credentials.credentials,
+                secret=settings.jwt_secret,
+                algorithm=settings.jwt_algorithm,
+            )
+        except InvalidToken as exc:
+            raise AppError("Invalid or expired token", code="unauthorized:auth") from exc
+        revoked = getattr(request.app.state, "revoked_tokens", None)
+        if revoked is not None and await revoked.is_revoked(claims.jti):
+            raise AppError("Token has been revoked", code="unauthorized:auth")
+        return AuthUser(id=claims.user_id, email=claims.email, type=claims.type)
+    cookie_auth = getattr(request.app.state, "cookie_auth", None)
+    if cookie_auth is not None:
+        user: AuthUser | None = cookie_auth(request)
+        return user
+    return None
+
+
+OptionalUser = Annotated[AuthUser | None, Depends(optional_user)]
+
+
+def require_user(surface: str) -> object:
+    """A dependency that answers 401 `unauthorized:<surface>` when nobody is signed in."""
+
+    async def dependency(user: OptionalUser) -> AuthUser:
+        if user is None:
+            raise AppError(code=f"unauthorized:{surface}")
+        return user
+
+    return Depends(dependency)
+
+
+CurrentUser = Annotated[AuthUser, require_user("auth")]
+ChatUser = Annotated[AuthUser, require_user("chat")]
+DocumentUser = Annotated[AuthUser, require_user("document")]
+VoteUser = Annotated[AuthUser, require_user("vote")]
+SuggestionsUser = Annotated[AuthUser, require_user("suggestions")]

@@ -1,0 +1,102 @@
+"""The ai-chatbot chat tables: `"Chat"`, `"Message_v2"`, `"Vote_v2"`, `"Stream"` and the
+deprecated `"Message"`/`"Vote"` (kept because the Next.js schema still has them)."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    ForeignKey,
+    PrimaryKeyConstraint,
+    String,
+    Text,
+    Uuid,
+    text,
+)
+from sqlalchemy.orm import Mapped, mapped_column
+
+from chatbot_api.db.base import Base
+from chatbot_api.db.types import UTCDateTime, gen_random_uuid, utcnow
+
+
+class Chat(Base):
+    __tablename__ = "Chat"
+    __table_args__ = (PrimaryKeyConstraint("id", name="Chat_pkey"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(
+        Uuid, default=uuid.uuid4, server_default=gen_random_uuid()
+    )
+    created_at: Mapped[datetime] = mapped_column("createdAt", UTCDateTime, default=utcnow)
+    title: Mapped[str] = mapped_column(Text)
+    user_id: Mapped[uuid.UUID] = mapped_column("userId", Uuid, ForeignKey("User.id"))
+    visibility: Mapped[str] = mapped_column(
+        String, default="private", server_default=text("'private'")
+    )
+
+
+class Message(Base):
+    """A chat message as AI SDK UI parts (`Message_v2`)."""
+
+    __tablename__ = "Message_v2"
+    __table_args__ = (PrimaryKeyConstraint("id", name="Message_v2_pkey"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(
+        Uuid, default=uuid.uuid4, server_default=gen_random_uuid()
+    )
+    chat_id: Mapped[uuid.UUID] = mapped_column("chatId", Uuid, ForeignKey("Chat.id"))
+    role: Mapped[str] = mapped_column(String)
+    parts: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
+    attachments: Mapped[list[Any]] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column("createdAt", UTCDateTime, default=utcnow)
+
+
+class Vote(Base):
+    __tablename__ = "Vote_v2"
+    __table_args__ = (
+        PrimaryKeyConstraint("chatId", "messageId", name="Vote_v2_chatId_messageId_pk"),
+    )
+
+    chat_id: Mapped[uuid.UUID] = mapped_column("chatId", Uuid, ForeignKey("Chat.id"))
+    message_id: Mapped[uuid.UUID] = mapped_column("messageId", Uuid, ForeignKey("Message_v2.id"))
+    is_upvoted: Mapped[bool] = mapped_column("isUpvoted", Boolean)
+
+
+class Stream(Base):
+    __tablename__ = "Stream"
+    __table_args__ = (PrimaryKeyConstraint("id", name="Stream_id_pk"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(
+        Uuid, default=uuid.uuid4, server_default=gen_random_uuid()
+    )
+    chat_id: Mapped[uuid.UUID] = mapped_column("chatId", Uuid, ForeignKey("Chat.id"))
+    created_at: Mapped[datetime] = mapped_column("createdAt", UTCDateTime, default=utcnow)
+
+
+class LegacyMessage(Base):
+    """Deprecated `"Message"` table (pre-parts messages); never written, cleaned on delete."""
+
+    __tablename__ = "Message"
+    __table_args__ = (PrimaryKeyConstraint("id", name="Message_pkey"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(
+        Uuid, default=uuid.uuid4, server_default=gen_random_uuid()
+    )
+    chat_id: Mapped[uuid.UUID] = mapped_column("chatId", Uuid, ForeignKey("Chat.id"))
+    role: Mapped[str] = mapped_column(String)
+    content: Mapped[Any] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column("createdAt", UTCDateTime)
+
+
+class LegacyVote(Base):
+    """Deprecated `"Vote"` table; never written, cleaned on delete."""
+
+    __tablename__ = "Vote"
+    __table_args__ = (PrimaryKeyConstraint("chatId", "messageId", name="Vote_chatId_messageId_pk"),)
+
+    chat_id: Mapped[uuid.UUID] = mapped_column("chatId", Uuid, ForeignKey("Chat.id"))
+    message_id: Mapped[uuid.UUID] = mapped_column("messageId", Uuid, ForeignKey("Message.id"))
+    is_upvoted: Mapped[bool] = mapped_column("isUpvoted", Boolean)

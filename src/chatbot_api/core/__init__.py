@@ -1,0 +1,1 @@
+"""Cross-cutting pieces: configuration, errors, security primitives, logging, Redis."""

@@ -1,0 +1,192 @@
+"""Configuration: every setting the service reads, from the environment and `.env`."""
+
+from __future__ import annotations
+
+import secrets
+from functools import cached_property
+from pathlib import Path
+from typing import Annotated, Any, Literal
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+DEFAULT_SECRET_MARKERS = ("change-me", "changeme", "secret", "your-secret", "dev-secret")
+MIN_SECRET_BYTES = 32
+DEV_SECRET_FILE = "dev-secret.key"
+
+
+class ConfigError(RuntimeError):
+    """The configuration cannot be used; the message says what to set."""
+
+
+def normalize_database_url(url: str) -> str:
+    """Turn the URL forms users copy from the Next.js app into SQLAlchemy async URLs.
+
+    `postgres://`, `postgresql://` and `postgresql+asyncpg://` all become
+    `postgresql+asyncpg://`; libpq's `sslmode=` (Neon, Supabase, Vercel Postgres) becomes
+    asyncpg's `ssl=`; libpq-only parameters asyncpg does not know are dropped.
+    """
+    parts = urlsplit(url)
+    scheme = parts.scheme
+    if scheme in ("postgres", "postgresql", "postgresql+asyncpg", "postgresql+psycopg"):
+        query = []
+        for key, value in parse_qsl(parts.query, keep_blank_values=True):
+            if key == "sslmode":
+                query.append(("ssl", value))
+            elif key in ("channel_binding", "options", "supa", "pgbouncer"):
+                continue
+            else:
+                query.append((key, value))
+        return urlunsplit(("postgresql+asyncpg", parts.netloc, parts.path, urlencode(query), ""))
+    if scheme in ("sqlite", "sqlite+aiosqlite"):
+        return "sqlite+aiosqlite:" + url.split(":", 1)[1]
+    raise ConfigError(
+        f"Unsupported database URL scheme {scheme!r}: use postgres://, postgresql:// or sqlite://"
+    )
+
+
+class Settings(BaseSettings):
+    """Every setting of the service. Names follow the ai-chatbot migration plan where it has one."""
+
+    model_config = SettingsConfigDict(
+        env_file=".env", env_file_encoding="utf-8", extra="ignore", populate_by_name=True
+    )
+
+    # --- service -------------------------------------------------------------------------
+    environment: Literal["development", "production", "test"] = "development"
+    data_dir: Path = Path("./data")
+    log_level: str = "INFO"
+    log_json: bool | None = None  # default: JSON in production, console otherwise
+    cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    public_base_url: str | None = None  # how clients reach us (for file URLs); else the request URL
+    trust_proxy_headers: bool = False  # honour X-Forwarded-For for client IPs
+
+    # --- database ------------------------------------------------------------------------
+    postgres_url: str | None = Field(
+        default=None, validation_alias=AliasChoices("POSTGRES_URL", "DATABASE_URL")
+    )
+    db_pool_size: int = 10
+    db_max_overflow: int = 10
+    db_echo: bool = False
+
+    # --- auth ----------------------------------------------------------------------------
+    jwt_secret_key: SecretStr | None = None
+    jwt_algorithm: Literal["HS256", "HS384", "HS512"] = "HS256"
+    jwt_access_token_expire_minutes: int = Field(default=60, ge=1, le=60 * 24 * 30)
+    jwt_refresh_token_expire_days: int = Field(default=30, ge=1, le=365)
+    auth_secret: SecretStr | None = None  # Next.js Auth.js secret: accept its session cookies
+    auth_login_attempts_per_account: int = 10  # per 15 minutes
+    auth_login_attempts_per_ip: int = 30  # per 15 minutes
+    auth_register_per_ip: int = 10  # per hour
+    auth_guest_per_ip: int = 60  # per hour
+
+    # --- redis ---------------------------------------------------------------------------
+    redis_url: str | None = Field(
+        default=None, validation_alias=AliasChoices("REDIS_URL", "KV_URL")
+    )
+    redis_key_prefix: str = "chatbot-api:"
+
+    # --- storage -------------------------------------------------------------------------
+    storage_backend: Literal["local", "s3", "vercel_blob"] | None = None  # None: auto
+    local_storage_dir: Path | None = None  # default: <data_dir>/uploads
+    max_upload_bytes: int = 5 * 1024 * 1024
+    blob_read_write_token: SecretStr | None = None
+    blob_api_url: str = "https://blob.vercel-storage.com"
+    s3_endpoint_url: str | None = None
+    s3_bucket: str | None = None
+    s3_region: str = "us-east-1"
+    s3_access_key_id: SecretStr | None = None
+    s3_secret_access_key: SecretStr | None = None
+    s3_public_base_url: str | None = None  # e.g. a CDN in front of the bucket
+    s3_force_path_style: bool = True
+
+    # --- entitlements --------------------------------------------------------------------
+    guest_max_messages_per_day: int = Field(default=20, ge=0)
+    regular_max_messages_per_day: int = Field(default=50, ge=0)
+
+    @field_validator("cors_origins", mode="before")
+    @classmethod
+    def _split_origins(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            value = value.strip()
+            if value.startswith("["):
+                import json
+
+                return json.loads(value)
+            return [item.strip() for item in value.split(",") if item.strip()]
+        return value
+
+    @model_validator(mode="after")
+    def _check_production(self) -> Settings:
+        if self.environment == "production":
+            problem = _secret_problem(self.jwt_secret_key)
+            if problem:
+                raise ConfigError(
+                    f"JWT_SECRET_KEY {problem}. In production set JWT_SECRET_KEY to a random "
+                    f"value of at least {MIN_SECRET_BYTES} bytes, e.g. "
+                    "`python -c 'import secrets; print(secrets.token_urlsafe(48))'`."
+                )
+            if self.auth_secret is not None:
+                problem = _secret_problem(self.auth_secret)
+                if problem:
+                    raise ConfigError(
+                        f"AUTH_SECRET {problem}. Use the same AUTH_SECRET as the Next.js app "
+                        f"(at least {MIN_SECRET_BYTES} bytes), or unset it."
+                    )
+        return self
+
+    # --- derived -------------------------------------------------------------------------
+    @cached_property
+    def database_url(self) -> str:
+        if self.postgres_url:
+            return normalize_database_url(self.postgres_url)
+        return f"sqlite+aiosqlite:///{(self.data_dir / 'chatbot.db').resolve()}"
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+    @cached_property
+    def jwt_secret(self) -> str:
+        """The JWT signing key; outside production a generated one is kept in the data dir."""
+        if self.jwt_secret_key is not None and self.jwt_secret_key.get_secret_value():
+            return self.jwt_secret_key.get_secret_value()
+        path = self.data_dir / DEV_SECRET_FILE
+        if path.exists():
+            return path.read_text().strip()
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        secret = secrets.token_urlsafe(48)
+        path.write_text(secret + "\n")
+        path.chmod(0o600)
+        return secret
+
+    @property
+    def upload_dir(self) -> Path:
+        return self.local_storage_dir or self.data_dir / "uploads"
+
+    @property
+    def resolved_storage_backend(self) -> Literal["local", "s3", "vercel_blob"]:
+        if self.storage_backend:
+            return self.storage_backend
+        if self.blob_read_write_token is not None:
+            return "vercel_blob"
+        if self.s3_bucket:
+            return "s3"
+        return "local"
+
+    def max_messages_per_day(self, user_type: str) -> int:
+        if user_type == "guest":
+            return self.guest_max_messages_per_day
+        return self.regular_max_messages_per_day
+
+
+def _secret_problem(secret: SecretStr | None) -> str | None:
+    if secret is None or not secret.get_secret_value():
+        return "is not set"
+    value = secret.get_secret_value()
+    if value.lower() in DEFAULT_SECRET_MARKERS or value.lower().startswith("change"):
+        return "is a default placeholder"
+    if len(value.encode()) < MIN_SECRET_BYTES:
+        return f"is shorter than {MIN_SECRET_BYTES} bytes"
+    return None

@@ -1,0 +1,19 @@
+"""Imports every model so `Base.metadata` is complete (Alembic, tests)."""
+
+from chatbot_api.auth.models import User
+from chatbot_api.chats.models import Chat, LegacyMessage, LegacyVote, Message, Stream, Vote
+from chatbot_api.db.base import Base
+from chatbot_api.documents.models import Document, Suggestion
+
+__all__ = [
+    "Base",
+    "Chat",
+    "Document",
+    "LegacyMessage",
+    "LegacyVote",
+    "Message",
+    "Stream",
+    "Suggestion",
+    "User",
+    "Vote",
+]

@@ -1,0 +1,1 @@
+"""Documents (versioned artifacts) and their suggestions."""

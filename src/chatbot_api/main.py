@@ -1,0 +1,106 @@
+"""create_app(): the lifespan builds engine, Redis, storage and auth state; middleware;
+error handlers; routes."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import httpx
+import structlog
+from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
+
+from chatbot_api import __version__
+from chatbot_api.api import include_routes
+from chatbot_api.auth.setup import install_auth
+from chatbot_api.core.config import Settings
+from chatbot_api.core.handlers import install_error_handlers
+from chatbot_api.core.logging import configure_logging
+from chatbot_api.core.middleware import RequestContextMiddleware
+from chatbot_api.core.redis import create_redis
+from chatbot_api.db.engine import create_engine, create_session_factory
+from chatbot_api.files.storage import create_storage
+
+log = structlog.get_logger("chatbot_api")
+
+DESCRIPTION = """
+A Python backend for AI chat frontends.
+
+* **`/api/*`** — the Vercel ai-chatbot API (same routes, shapes and error envelope
+  `{code, message[, cause]}`), plus `/api/auth/*` for bearer tokens.
+* Authenticate with `Authorization: Bearer <access_token>` from `/api/auth/guest`,
+  `/api/auth/register` or `/api/auth/login` (or the Next.js app's Auth.js cookie when
+  `AUTH_SECRET` is set).
+"""
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or Settings()
+    configure_logging(
+        settings.log_level,
+        json=settings.log_json
+        if settings.log_json is not None
+        else settings.environment == "production",
+    )
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(
+            settings.database_url,
+            pool_size=settings.db_pool_size,
+            max_overflow=settings.db_max_overflow,
+            echo=settings.db_echo,
+        )
+        redis = create_redis(settings.redis_url)
+        http = httpx.AsyncClient(timeout=httpx.Timeout(30.0, connect=10.0))
+        app.state.engine = engine
+        app.state.session_factory = create_session_factory(engine)
+        app.state.redis = redis
+        app.state.http = http
+        app.state.storage = create_storage(settings, http)
+        install_auth(app.state, settings, redis)
+        log.info(
+            "started",
+            version=__version__,
+            environment=settings.environment,
+            database="sqlite" if settings.is_sqlite else "postgresql",
+            redis=redis is not None,
+            storage=settings.resolved_storage_backend,
+        )
+        try:
+            yield
+        finally:
+            await http.aclose()
+            if redis is not None:
+                await redis.aclose()
+            await engine.dispose()
+
+    app = FastAPI(
+        title="chatbot-api",
+        version=__version__,
+        description=DESCRIPTION,
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    install_error_handlers(app)
+    include_routes(app)
+    if settings.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            allow_credentials=True,
+            allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"],
+            allow_headers=[
+                "Authorization",
+                "Content-Type",
+                "Aui-Sdk",
+                "Aui-User-Id",
+                "Aui-Workspace-Id",
+                "X-Request-ID",
+            ],
+            expose_headers=["X-Request-ID", "Retry-After"],
+        )
+    app.add_middleware(RequestContextMiddleware)
+    return app
