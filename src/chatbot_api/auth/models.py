@@ -1,14 +1,16 @@
-"""The ai-chatbot `"User"` table (shared with the Next.js app; never altered)."""
+"""The ai-chatbot `"User"` table (shared with the Next.js app; never altered) and our
+`"RefreshToken"` table."""
 
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 
-from sqlalchemy import PrimaryKeyConstraint, String, Uuid
+from sqlalchemy import ForeignKey, Index, PrimaryKeyConstraint, String, Uuid
 from sqlalchemy.orm import Mapped, mapped_column
 
 from chatbot_api.db.base import Base
-from chatbot_api.db.types import gen_random_uuid
+from chatbot_api.db.types import UTCDateTime, gen_random_uuid, utcnow
 
 
 class User(Base):
@@ -20,3 +22,26 @@ class User(Base):
     )
     email: Mapped[str] = mapped_column(String(64))
     password: Mapped[str | None] = mapped_column(String(64), nullable=True)
+
+
+class RefreshToken(Base):
+    """A rotating refresh token (ours; stored as its SHA-256). Rotation marks `usedAt`;
+    presenting a used token revokes its whole family."""
+
+    __tablename__ = "RefreshToken"
+    __table_args__ = (
+        PrimaryKeyConstraint("id", name="RefreshToken_id_pk"),
+        Index("RefreshToken_familyId_idx", "familyId"),
+        Index("RefreshToken_userId_idx", "userId"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, default=uuid.uuid4)
+    user_id: Mapped[uuid.UUID] = mapped_column(
+        "userId", Uuid, ForeignKey("User.id", ondelete="CASCADE")
+    )
+    family_id: Mapped[uuid.UUID] = mapped_column("familyId", Uuid)
+    token_hash: Mapped[str] = mapped_column("tokenHash", String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column("createdAt", UTCDateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column("expiresAt", UTCDateTime)
+    used_at: Mapped[datetime | None] = mapped_column("usedAt", UTCDateTime, nullable=True)
+    revoked_at: Mapped[datetime | None] = mapped_column("revokedAt", UTCDateTime, nullable=True)

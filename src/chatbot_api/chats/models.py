@@ -11,6 +11,8 @@ from sqlalchemy import (
     JSON,
     Boolean,
     ForeignKey,
+    Index,
+    Integer,
     PrimaryKeyConstraint,
     String,
     Text,
@@ -25,7 +27,11 @@ from chatbot_api.db.types import UTCDateTime, gen_random_uuid, utcnow
 
 class Chat(Base):
     __tablename__ = "Chat"
-    __table_args__ = (PrimaryKeyConstraint("id", name="Chat_pkey"),)
+    __table_args__ = (
+        PrimaryKeyConstraint("id", name="Chat_pkey"),
+        # Ours (additive): history pages and the daily-limit count.
+        Index("Chat_userId_createdAt_idx", "userId", "createdAt"),
+    )
 
     id: Mapped[uuid.UUID] = mapped_column(
         Uuid, default=uuid.uuid4, server_default=gen_random_uuid()
@@ -42,7 +48,11 @@ class Message(Base):
     """A chat message as AI SDK UI parts (`Message_v2`)."""
 
     __tablename__ = "Message_v2"
-    __table_args__ = (PrimaryKeyConstraint("id", name="Message_v2_pkey"),)
+    __table_args__ = (
+        PrimaryKeyConstraint("id", name="Message_v2_pkey"),
+        # Ours (additive): messages of a chat in order; the daily-limit count.
+        Index("Message_v2_chatId_createdAt_idx", "chatId", "createdAt"),
+    )
 
     id: Mapped[uuid.UUID] = mapped_column(
         Uuid, default=uuid.uuid4, server_default=gen_random_uuid()
@@ -67,7 +77,10 @@ class Vote(Base):
 
 class Stream(Base):
     __tablename__ = "Stream"
-    __table_args__ = (PrimaryKeyConstraint("id", name="Stream_id_pk"),)
+    __table_args__ = (
+        PrimaryKeyConstraint("id", name="Stream_id_pk"),
+        Index("Stream_chatId_idx", "chatId"),
+    )
 
     id: Mapped[uuid.UUID] = mapped_column(
         Uuid, default=uuid.uuid4, server_default=gen_random_uuid()
@@ -100,3 +113,31 @@ class LegacyVote(Base):
     chat_id: Mapped[uuid.UUID] = mapped_column("chatId", Uuid, ForeignKey("Chat.id"))
     message_id: Mapped[uuid.UUID] = mapped_column("messageId", Uuid, ForeignKey("Message.id"))
     is_upvoted: Mapped[bool] = mapped_column("isUpvoted", Boolean)
+
+
+class MessageUsage(Base):
+    """Ours: token usage of one assistant message (deleted with the message)."""
+
+    __tablename__ = "MessageUsage"
+    __table_args__ = (
+        PrimaryKeyConstraint("messageId", name="MessageUsage_messageId_pk"),
+        Index("MessageUsage_userId_createdAt_idx", "userId", "createdAt"),
+    )
+
+    message_id: Mapped[uuid.UUID] = mapped_column(
+        "messageId", Uuid, ForeignKey("Message_v2.id", ondelete="CASCADE")
+    )
+    chat_id: Mapped[uuid.UUID] = mapped_column(
+        "chatId", Uuid, ForeignKey("Chat.id", ondelete="CASCADE")
+    )
+    user_id: Mapped[uuid.UUID] = mapped_column(
+        "userId", Uuid, ForeignKey("User.id", ondelete="CASCADE")
+    )
+    model_id: Mapped[str] = mapped_column("modelId", String(200))
+    input_tokens: Mapped[int] = mapped_column("inputTokens", Integer, default=0)
+    output_tokens: Mapped[int] = mapped_column("outputTokens", Integer, default=0)
+    reasoning_tokens: Mapped[int | None] = mapped_column("reasoningTokens", Integer, nullable=True)
+    cached_input_tokens: Mapped[int | None] = mapped_column(
+        "cachedInputTokens", Integer, nullable=True
+    )
+    created_at: Mapped[datetime] = mapped_column("createdAt", UTCDateTime, default=utcnow)

@@ -1,7 +1,15 @@
 """Imports every model so `Base.metadata` is complete (Alembic, tests)."""
 
-from chatbot_api.auth.models import User
-from chatbot_api.chats.models import Chat, LegacyMessage, LegacyVote, Message, Stream, Vote
+from chatbot_api.auth.models import RefreshToken, User
+from chatbot_api.chats.models import (
+    Chat,
+    LegacyMessage,
+    LegacyVote,
+    Message,
+    MessageUsage,
+    Stream,
+    Vote,
+)
 from chatbot_api.db.base import Base
 from chatbot_api.documents.models import Document, Suggestion
 
@@ -12,6 +20,8 @@ __all__ = [
     "LegacyMessage",
     "LegacyVote",
     "Message",
+    "MessageUsage",
+    "RefreshToken",
     "Stream",
     "Suggestion",
     "User",

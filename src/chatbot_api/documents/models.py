@@ -10,6 +10,7 @@ from sqlalchemy import (
     Boolean,
     ForeignKey,
     ForeignKeyConstraint,
+    Index,
     PrimaryKeyConstraint,
     String,
     Text,
@@ -47,6 +48,8 @@ class Suggestion(Base):
             # Drizzle's 65-character name, as PostgreSQL truncates it (63 bytes).
             name="Suggestion_documentId_documentCreatedAt_Document_id_createdAt_f",
         ),
+        # Ours (additive): suggestions of a document.
+        Index("Suggestion_documentId_idx", "documentId"),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(
