@@ -1,0 +1,1 @@
+"""The LLM layer: model registry, providers (OpenAI-compatible, Anthropic, demo), prompts, tools."""

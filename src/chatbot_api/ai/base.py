@@ -1,0 +1,183 @@
+"""The provider interface: provider-neutral request/messages in, a stream of small events out.
+
+This is the per-token hot path (DESIGN.md, "LLM layer"): events are plain slotted classes,
+created once per provider SSE event, never validated with pydantic.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import Any, Literal, Protocol
+
+# ---------------------------------------------------------------------------------------
+# Request side
+# ---------------------------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class TextPart:
+    text: str
+    type: Literal["text"] = "text"
+
+
+@dataclass(slots=True)
+class ImagePart:
+    """An image by URL (http(s) or data:)."""
+
+    url: str
+    media_type: str
+    type: Literal["image"] = "image"
+
+
+@dataclass(slots=True)
+class ReasoningPart:
+    text: str
+    type: Literal["reasoning"] = "reasoning"
+
+
+@dataclass(slots=True)
+class ToolCallPart:
+    tool_call_id: str
+    tool_name: str
+    input: Any
+    type: Literal["tool-call"] = "tool-call"
+
+
+@dataclass(slots=True)
+class ToolResultPart:
+    tool_call_id: str
+    tool_name: str
+    output: Any
+    is_error: bool = False
+    type: Literal["tool-result"] = "tool-result"
+
+
+ContentPart = TextPart | ImagePart | ReasoningPart | ToolCallPart | ToolResultPart
+
+
+@dataclass(slots=True)
+class ModelMessage:
+    """One conversation message for a provider.
+
+    user: text/image parts; assistant: text/reasoning/tool-call parts; tool: tool-result parts.
+    """
+
+    role: Literal["user", "assistant", "tool"]
+    content: list[ContentPart]
+
+
+@dataclass(slots=True)
+class ToolSpec:
+    """A tool offered to the model: JSON Schema of its input."""
+
+    name: str
+    description: str
+    parameters: dict[str, Any]
+
+
+@dataclass(slots=True)
+class ModelRequest:
+    model: str  # the provider's own model id (after registry mapping)
+    messages: list[ModelMessage]
+    system: str | None = None
+    tools: list[ToolSpec] = field(default_factory=list)
+    max_output_tokens: int | None = None
+    temperature: float | None = None
+    reasoning: bool = False  # ask for thinking/reasoning where the provider supports it
+    reasoning_budget_tokens: int = 10_000
+
+
+# ---------------------------------------------------------------------------------------
+# Stream side: one model step
+# ---------------------------------------------------------------------------------------
+
+
+class TextDelta:
+    __slots__ = ("text",)
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+
+
+class ReasoningDelta:
+    __slots__ = ("text",)
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+
+
+class ToolCallStart:
+    __slots__ = ("tool_call_id", "tool_name")
+
+    def __init__(self, tool_call_id: str, tool_name: str) -> None:
+        self.tool_call_id = tool_call_id
+        self.tool_name = tool_name
+
+
+class ToolCallDelta:
+    __slots__ = ("args_delta", "tool_call_id")
+
+    def __init__(self, tool_call_id: str, args_delta: str) -> None:
+        self.tool_call_id = tool_call_id
+        self.args_delta = args_delta
+
+
+class ToolCallEnd:
+    """The complete call. `input` is the parsed JSON arguments; `input_error` is set (and
+    `input` holds the raw text) when the model produced arguments that are not valid JSON."""
+
+    __slots__ = ("input", "input_error", "tool_call_id", "tool_name")
+
+    def __init__(
+        self, tool_call_id: str, tool_name: str, input: Any, input_error: str | None = None
+    ) -> None:
+        self.tool_call_id = tool_call_id
+        self.tool_name = tool_name
+        self.input = input
+        self.input_error = input_error
+
+
+@dataclass(slots=True)
+class Usage:
+    input_tokens: int = 0
+    output_tokens: int = 0
+    reasoning_tokens: int | None = None
+    cached_input_tokens: int | None = None
+
+
+FinishReason = Literal["stop", "length", "content-filter", "tool-calls", "error", "other"]
+
+
+class StepFinish:
+    """Always the last event of a successful step."""
+
+    __slots__ = ("reason", "usage")
+
+    def __init__(self, reason: FinishReason, usage: Usage) -> None:
+        self.reason = reason
+        self.usage = usage
+
+
+ModelEvent = TextDelta | ReasoningDelta | ToolCallStart | ToolCallDelta | ToolCallEnd | StepFinish
+
+
+class ProviderError(Exception):
+    """A provider failed. `public_message` is short and safe to show a user (never the
+    provider's raw body); the full detail goes to the logs only."""
+
+    def __init__(self, public_message: str, *, detail: str = "", status: int | None = None) -> None:
+        super().__init__(detail or public_message)
+        self.public_message = public_message
+        self.detail = detail
+        self.status = status
+
+
+class Provider(Protocol):
+    """Streams one model step. Must stop (and close its upstream HTTP response) promptly when
+    the consuming task is cancelled; must raise ProviderError for upstream failures and for an
+    upstream idle longer than its configured timeout."""
+
+    def stream(self, request: ModelRequest) -> AsyncIterator[ModelEvent]: ...
+
+    async def aclose(self) -> None: ...

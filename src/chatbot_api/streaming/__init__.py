@@ -1,0 +1,1 @@
+"""The UI message stream: chunk encoding (SSE), the message accumulator, the stream log."""
