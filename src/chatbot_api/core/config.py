@@ -105,6 +105,14 @@ class Settings(BaseSettings):
     guest_max_messages_per_day: int = Field(default=20, ge=0)
     regular_max_messages_per_day: int = Field(default=50, ge=0)
 
+    @field_validator("environment", mode="before")
+    @classmethod
+    def _normalize_environment(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            value = value.strip().lower()
+            return {"prod": "production", "dev": "development"}.get(value, value)
+        return value
+
     @field_validator("cors_origins", mode="before")
     @classmethod
     def _split_origins(cls, value: Any) -> Any:
