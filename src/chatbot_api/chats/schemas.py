@@ -1,0 +1,130 @@
+"""Wire models of the chats domain: chats, history pages, messages, votes, error envelopes."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, PlainSerializer
+from pydantic.alias_generators import to_camel
+
+from chatbot_api.chats.models import Chat, Message
+from chatbot_api.db.types import iso_ms
+
+Visibility = Literal["public", "private"]
+
+IsoMs = Annotated[
+    datetime,
+    PlainSerializer(iso_ms, return_type=str, when_used="json"),
+    Field(json_schema_extra={"format": "date-time", "example": "2026-01-15T16:06:42.123Z"}),
+]
+"""A timestamp serialized as `YYYY-MM-DDTHH:MM:SS.sssZ` (JavaScript's `toISOString()`)."""
+
+
+class CamelModel(BaseModel):
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, from_attributes=True)
+
+
+class ErrorEnvelope(BaseModel):
+    """The ai-chatbot error body; the client rebuilds its message from `code`."""
+
+    code: str = Field(examples=["not_found:chat"])
+    message: str
+    cause: str | None = Field(default=None, description="Present when there is a detail.")
+
+
+_STATUS_TEXT = {
+    400: "Bad input (`bad_request:api`); `cause` names what is wrong",
+    401: "Nobody is signed in",
+    403: "The chat belongs to another user",
+    404: "No such chat (or message)",
+}
+
+
+def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """`responses=` for a route: the error envelope under each status."""
+    return {
+        status: {"model": ErrorEnvelope, "description": _STATUS_TEXT[status]} for status in statuses
+    }
+
+
+class ChatOut(CamelModel):
+    """A `"Chat"` row as the Next.js routes return it."""
+
+    id: uuid.UUID
+    created_at: IsoMs
+    title: str
+    user_id: uuid.UUID
+    visibility: str
+
+
+class HistoryPage(CamelModel):
+    chats: list[ChatOut]
+    has_more: bool = Field(description="More chats exist beyond this page in its direction.")
+
+
+class DeletedCount(CamelModel):
+    deleted_count: int
+
+
+class MessageMetadata(CamelModel):
+    created_at: IsoMs
+
+
+class MessageOut(CamelModel):
+    """A stored message as an AI SDK UI message (parts JSON as stored)."""
+
+    id: uuid.UUID
+    role: str
+    parts: list[dict[str, Any]]
+    attachments: list[Any]
+    created_at: IsoMs
+    metadata: MessageMetadata
+
+
+class ChatWithMessages(CamelModel):
+    chat: ChatOut
+    messages: list[MessageOut] = Field(description="Oldest first.")
+    is_readonly: bool = Field(description="True when the caller is not the owner (public chat).")
+
+
+class VisibilityUpdate(CamelModel):
+    visibility: Visibility
+
+
+class VoteOut(CamelModel):
+    chat_id: uuid.UUID
+    message_id: uuid.UUID
+    is_upvoted: bool
+
+
+class VoteIn(CamelModel):
+    """`PATCH /api/vote` body. Fields are checked by the route so that a missing one answers
+    the upstream cause; the schema below still documents all three as required."""
+
+    model_config = ConfigDict(
+        alias_generator=to_camel,
+        populate_by_name=True,
+        json_schema_extra={"required": ["chatId", "messageId", "type"]},
+    )
+
+    chat_id: str | None = Field(default=None, json_schema_extra={"format": "uuid"})
+    message_id: str | None = Field(default=None, json_schema_extra={"format": "uuid"})
+    type: str | None = Field(default=None, json_schema_extra={"enum": ["up", "down"]})
+
+
+def chat_out(chat: Chat) -> ChatOut:
+    return ChatOut.model_validate(chat)
+
+
+def message_out(message: Message) -> MessageOut:
+    """A `Message_v2` row as a UI message (`metadata.createdAt` as the client expects)."""
+    return MessageOut(
+        id=message.id,
+        role=message.role,
+        parts=message.parts,
+        attachments=message.attachments,
+        created_at=message.created_at,
+        metadata=MessageMetadata(created_at=message.created_at),
+    )

@@ -1,0 +1,169 @@
+"""The rules of chats, history, messages and votes: who may read or change what."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from typing import Literal
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from chatbot_api.chats import repository
+from chatbot_api.chats.models import Chat, Message, Vote
+from chatbot_api.core.errors import AppError, BadRequest, ChatForbidden, ChatNotFound
+
+HISTORY_DEFAULT_LIMIT = 10
+HISTORY_MAX_LIMIT = 100
+BOTH_CURSORS = "Only one of starting_after or ending_before can be provided."
+
+
+class MessageNotFound(AppError):
+    code = "not_found:api"
+
+
+@dataclass(frozen=True, slots=True)
+class HistoryResult:
+    chats: list[Chat]
+    has_more: bool
+
+
+@dataclass(frozen=True, slots=True)
+class ChatView:
+    chat: Chat
+    messages: list[Message]
+    is_readonly: bool
+
+
+# --- chats ---------------------------------------------------------------------------------
+
+
+async def get_owned_chat(
+    session: AsyncSession,
+    chat_id: uuid.UUID,
+    user_id: uuid.UUID,
+    *,
+    lock: bool = False,
+    forbidden: type[AppError] = ChatForbidden,
+    not_found: type[AppError] = ChatNotFound,
+) -> Chat:
+    """The chat when the user owns it; 404 when missing, 403 when it is someone else's."""
+    chat = await repository.get_chat(session, chat_id, lock=lock)
+    if chat is None:
+        raise not_found()
+    if chat.user_id != user_id:
+        raise forbidden()
+    return chat
+
+
+async def get_readable_chat(session: AsyncSession, chat_id: uuid.UUID, user_id: uuid.UUID) -> Chat:
+    """The chat when the user owns it or it is public; otherwise it does not exist for them."""
+    chat = await repository.get_chat(session, chat_id)
+    if chat is None or (chat.user_id != user_id and chat.visibility != "public"):
+        raise ChatNotFound()
+    return chat
+
+
+async def view_chat(session: AsyncSession, chat_id: uuid.UUID, user_id: uuid.UUID) -> ChatView:
+    """A chat with its messages (oldest first) as the `/chat/{id}` page shows it."""
+    chat = await get_readable_chat(session, chat_id, user_id)
+    messages = await repository.get_messages(session, chat.id)
+    return ChatView(chat=chat, messages=messages, is_readonly=chat.user_id != user_id)
+
+
+async def delete_chat(session: AsyncSession, chat_id: uuid.UUID, user_id: uuid.UUID) -> Chat:
+    """Delete the user's chat with everything in it; returns the deleted row."""
+    chat = await get_owned_chat(session, chat_id, user_id, lock=True)
+    await repository.delete_chat(session, chat.id)
+    return chat
+
+
+async def set_visibility(session: AsyncSession, chat: Chat, visibility: str) -> Chat:
+    """Make the chat public or private; the caller has checked ownership (`get_owned_chat`)."""
+    if visibility not in ("public", "private"):
+        raise BadRequest("visibility must be 'public' or 'private'.")
+    return await repository.set_visibility(session, chat, visibility)
+
+
+# --- history -------------------------------------------------------------------------------
+
+
+async def history_page(
+    session: AsyncSession,
+    user_id: uuid.UUID,
+    *,
+    limit: int = HISTORY_DEFAULT_LIMIT,
+    starting_after: uuid.UUID | None = None,
+    ending_before: uuid.UUID | None = None,
+) -> HistoryResult:
+    """A page of the user's chats, newest first.
+
+    `ending_before`: the page just older than that chat; `starting_after`: the page just newer
+    (adjacent, not the newest). A cursor must be one of the user's own chats.
+    """
+    if starting_after is not None and ending_before is not None:
+        raise BadRequest(BOTH_CURSORS)
+    if not 1 <= limit <= HISTORY_MAX_LIMIT:
+        raise BadRequest(f"limit must be an integer from 1 to {HISTORY_MAX_LIMIT}.")
+    cursor_id = starting_after or ending_before
+    if cursor_id is not None and not await repository.user_chat_exists(session, user_id, cursor_id):
+        name = "starting_after" if starting_after is not None else "ending_before"
+        raise BadRequest(f"{name} must be the id of one of your chats.")
+    direction: Literal["older", "newer"] = "newer" if starting_after is not None else "older"
+    chats, has_more = await repository.list_user_chats(
+        session, user_id, limit=limit, cursor_id=cursor_id, direction=direction
+    )
+    return HistoryResult(chats=chats, has_more=has_more)
+
+
+async def delete_history(session: AsyncSession, user_id: uuid.UUID) -> int:
+    """Delete all of the user's chats (votes, messages, streams, legacy rows); documents and
+    suggestions stay. Returns how many chats went."""
+    chat_ids = await repository.lock_user_chat_ids(session, user_id)
+    if not chat_ids:
+        return 0
+    return await repository.delete_chats(session, chat_ids)
+
+
+# --- messages ------------------------------------------------------------------------------
+
+
+async def delete_messages_from(session: AsyncSession, chat: Chat, message_id: uuid.UUID) -> int:
+    """ "Edit message": delete that message of the chat and every later one, with their votes.
+
+    The caller has already checked that the user owns `chat`.
+    """
+    if not await repository.chat_message_exists(session, chat.id, message_id):
+        raise MessageNotFound(f"Message {message_id} is not in chat {chat.id}.")
+    return await repository.delete_messages_from(session, chat.id, message_id)
+
+
+# --- votes ---------------------------------------------------------------------------------
+
+
+async def get_votes(session: AsyncSession, chat_id: uuid.UUID, user_id: uuid.UUID) -> list[Vote]:
+    """The chat's votes: for its owner, or for anyone when the chat is public."""
+    chat = await repository.get_chat(session, chat_id)
+    if chat is None:
+        raise ChatNotFound()
+    if chat.user_id != user_id and chat.visibility != "public":
+        raise AppError(code="forbidden:vote")
+    return await repository.get_votes(session, chat.id)
+
+
+async def vote_message(
+    session: AsyncSession,
+    user_id: uuid.UUID,
+    *,
+    chat_id: uuid.UUID,
+    message_id: uuid.UUID,
+    is_upvoted: bool,
+) -> None:
+    """Up- or down-vote a message of the user's chat (one vote per message, last one wins)."""
+    chat = await repository.get_chat(session, chat_id)
+    if chat is None:
+        raise AppError(code="not_found:vote")
+    if chat.user_id != user_id:
+        raise AppError(code="forbidden:vote")
+    if not await repository.chat_message_exists(session, chat.id, message_id):
+        raise AppError(f"Message {message_id} is not in chat {chat.id}.", code="not_found:vote")
+    await repository.upsert_vote(session, chat.id, message_id, is_upvoted=is_upvoted)
