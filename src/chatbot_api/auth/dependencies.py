@@ -3,25 +3,20 @@ AUTH_SECRET is set, the Next.js app's Auth.js session cookie."""
 
 from __future__ import annotations
 
-import uuid
-from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from chatbot_api.auth.identity import AuthUser as AuthUser
+from chatbot_api.auth.service import AuthService
 from chatbot_api.core.config import Settings
 from chatbot_api.core.errors import AppError
-from chatbot_api.core.security import InvalidToken, UserType, decode_access_token
+from chatbot_api.core.ratelimit import client_ip
+from chatbot_api.core.security import InvalidToken, decode_access_token
+from chatbot_api.db.session import SessionDep
 
 bearer_scheme = HTTPBearer(auto_error=False, description="Access token from /api/auth/*")
-
-
-@dataclass(frozen=True, slots=True)
-class AuthUser:
-    id: uuid.UUID
-    email: str
-    type: UserType
 
 
 def get_settings(request: Request) -> Settings:
@@ -50,7 +45,13 @@ async def optional_user(
         revoked = getattr(request.app.state, "revoked_tokens", None)
         if revoked is not None and await revoked.is_revoked(claims.jti):
             raise AppError("Token has been revoked", code="unauthorized:auth")
-        return AuthUser(id=claims.user_id, email=claims.email, type=claims.type)
+        return AuthUser(
+            id=claims.user_id,
+            email=claims.email,
+            type=claims.type,
+            expires_at=claims.expires_at,
+            token_id=claims.jti,
+        )
     cookie_auth = getattr(request.app.state, "cookie_auth", None)
     if cookie_auth is not None:
         user: AuthUser | None = cookie_auth(request)
@@ -77,3 +78,25 @@ ChatUser = Annotated[AuthUser, require_user("chat")]
 DocumentUser = Annotated[AuthUser, require_user("document")]
 VoteUser = Annotated[AuthUser, require_user("vote")]
 SuggestionsUser = Annotated[AuthUser, require_user("suggestions")]
+
+
+async def get_client_ip(request: Request, settings: SettingsDep) -> str:
+    """The caller's IP for throttles (X-Forwarded-For only behind a trusted proxy)."""
+    return client_ip(
+        request.client.host if request.client else None,
+        request.headers.get("x-forwarded-for"),
+        trust_proxy_headers=settings.trust_proxy_headers,
+    )
+
+
+ClientIp = Annotated[str, Depends(get_client_ip)]
+
+
+async def get_auth_service(
+    request: Request, session: SessionDep, settings: SettingsDep
+) -> AuthService:
+    state = request.app.state
+    return AuthService(session, settings, state.auth_throttles, state.revoked_tokens)
+
+
+AuthServiceDep = Annotated[AuthService, Depends(get_auth_service)]

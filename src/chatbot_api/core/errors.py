@@ -12,6 +12,7 @@ STATUS_BY_TYPE: dict[str, int] = {
     "unauthorized": 401,
     "forbidden": 403,
     "not_found": 404,
+    "conflict": 409,
     "rate_limit": 429,
     "offline": 503,
 }
@@ -76,6 +77,9 @@ class AppError(Exception):
     """
 
     code: ClassVar[str] = "bad_request:api"
+    # True when the request's writes must be kept although it fails (e.g. a security
+    # revocation): the session dependency then commits instead of rolling back.
+    keeps_changes: ClassVar[bool] = False
 
     def __init__(
         self,

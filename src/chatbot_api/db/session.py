@@ -23,8 +23,11 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
         try:
             yield session
             await session.commit()
-        except AppError:
-            await session.rollback()
+        except AppError as exc:
+            if exc.keeps_changes:
+                await session.commit()
+            else:
+                await session.rollback()
             raise
         except SQLAlchemyError as exc:
             await session.rollback()
