@@ -6,7 +6,7 @@ import uuid
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, false, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from chatbot_api.documents.models import Document, Suggestion
@@ -41,13 +41,18 @@ async def get_owner_id(session: AsyncSession, doc_id: uuid.UUID) -> uuid.UUID | 
 async def lock_document_id(session: AsyncSession, doc_id: uuid.UUID) -> None:
     """Serialise writers of one document id until the transaction ends.
 
-    PostgreSQL takes a transaction-scoped advisory lock keyed by the id; SQLite already
-    serialises all writers, so nothing is needed there.
+    PostgreSQL takes a transaction-scoped advisory lock keyed by the id. SQLite has one
+    writer at a time but the driver begins transactions lazily, so a no-op write takes the
+    database write lock now, before the caller reads the latest version.
     """
-    if session.get_bind().dialect.name != "postgresql":
-        return
-    key = int.from_bytes(doc_id.bytes[:8], "big", signed=True)
-    await session.execute(select(func.pg_advisory_xact_lock(key)))
+    if session.get_bind().dialect.name == "postgresql":
+        key = int.from_bytes(doc_id.bytes[:8], "big", signed=True)
+        await session.execute(select(func.pg_advisory_xact_lock(key)))
+    else:
+        await session.execute(
+            update(Document).where(Document.id == doc_id, false()).values(title=Document.title),
+            execution_options={"synchronize_session": False},
+        )
 
 
 async def insert_version(session: AsyncSession, document: Document) -> Document:
