@@ -72,6 +72,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         try:
             yield
         finally:
+            await app.state.storage.aclose()
             await http.aclose()
             if redis is not None:
                 await redis.aclose()
