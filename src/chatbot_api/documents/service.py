@@ -145,7 +145,9 @@ async def save_version(
 ) -> Document:
     """Insert a new version of `doc_id` owned by `user_id` (a new id creates version 1).
 
-    Raises `DocumentForbidden` when the document belongs to another user. Its `createdAt`
+    Raises `DocumentForbidden` when the document belongs to another user, and
+    `bad_request:document` for a kind outside text|code|image|sheet or a title outside
+    1..256 characters (callers holding model output should trim it first). Its `createdAt`
     is now, or 1 ms after the latest version's when that is not earlier, so versions never
     collide and stay strictly ordered. Flushes; the caller's unit of work commits.
     """
