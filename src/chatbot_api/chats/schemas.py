@@ -6,7 +6,7 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, PlainSerializer
+from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, WithJsonSchema
 from pydantic.alias_generators import to_camel
 
 from chatbot_api.chats.models import Chat, Message
@@ -109,9 +109,9 @@ class VoteIn(CamelModel):
         json_schema_extra={"required": ["chatId", "messageId", "type"]},
     )
 
-    chat_id: str | None = Field(default=None, json_schema_extra={"format": "uuid"})
-    message_id: str | None = Field(default=None, json_schema_extra={"format": "uuid"})
-    type: str | None = Field(default=None, json_schema_extra={"enum": ["up", "down"]})
+    chat_id: Annotated[str | None, WithJsonSchema({"type": "string", "format": "uuid"})] = None
+    message_id: Annotated[str | None, WithJsonSchema({"type": "string", "format": "uuid"})] = None
+    type: Annotated[str | None, WithJsonSchema({"type": "string", "enum": ["up", "down"]})] = None
 
 
 def chat_out(chat: Chat) -> ChatOut:
