@@ -67,6 +67,18 @@ def s3_endpoint() -> Iterator[str]:
     endpoint = f"http://127.0.0.1:{port}"
     s3 = boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1", **S3_CREDENTIALS)
     s3.create_bucket(Bucket=S3_BUCKET)
+    public_read = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Principal": "*",
+                "Action": "s3:GetObject",
+                "Resource": f"arn:aws:s3:::{S3_BUCKET}/*",
+            }
+        ],
+    }
+    s3.put_bucket_policy(Bucket=S3_BUCKET, Policy=json.dumps(public_read))
     yield endpoint
     server.stop()
 
