@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-import uuid
 from dataclasses import dataclass, field
-from datetime import datetime
 from typing import Any, Literal
 
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import inspect, text
+from sqlalchemy import types as sa_types
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.types import TypeEngine
 
 DRIZZLE_MIGRATIONS_AT_0008 = 9
 StateKind = Literal["empty", "legacy", "managed", "partial", "unknown"]
@@ -45,13 +45,13 @@ def _parse_spec(spec: str) -> dict[str, tuple[str, bool]]:
 
 # table -> column -> (kind, nullable)
 LEGACY_SCHEMA = {table: _parse_spec(spec) for table, spec in LEGACY_SCHEMA_SPEC.items()}
-_KINDS: dict[type, str] = {
-    uuid.UUID: "uuid",
-    str: "string",
-    dict: "json",
-    datetime: "timestamp",
-    bool: "boolean",
-}
+_KINDS: tuple[tuple[type[TypeEngine[Any]], str], ...] = (
+    (sa_types.Uuid, "uuid"),
+    (sa_types.String, "string"),
+    (sa_types.JSON, "json"),
+    (sa_types.DateTime, "timestamp"),
+    (sa_types.Boolean, "boolean"),
+)
 
 
 @dataclass
@@ -133,12 +133,8 @@ def _column_problems(table: str, columns: dict[str, Any]) -> list[str]:
 
 
 def _kind(type_: Any) -> str | None:
-    try:
-        python_type = type_.python_type
-    except NotImplementedError:
-        return None
-    for base, kind in _KINDS.items():
-        if issubclass(python_type, base):
+    for base, kind in _KINDS:
+        if isinstance(type_, base):
             return kind
     return None
 

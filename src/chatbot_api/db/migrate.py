@@ -35,6 +35,7 @@ class MigrationError(RuntimeError):
 def alembic_config(url: str | None = None) -> Config:
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    config.set_main_option("path_separator", "os")
     config.set_main_option("version_locations", str(MIGRATIONS_DIR / "versions"))
     if url:
         config.set_main_option("sqlalchemy.url", url)

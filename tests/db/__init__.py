@@ -1,0 +1,1 @@
+"""Database schema lifecycle: create, upgrade, lock, model/migration agreement."""

@@ -1,0 +1,146 @@
+"""Creating and upgrading the schema: models agree with migrations; concurrent starts are safe."""
+
+from __future__ import annotations
+
+import asyncio
+import subprocess
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from sqlalchemy import text
+from sqlalchemy.engine import Connection
+
+from chatbot_api.db import migrate
+from chatbot_api.db.models import Base
+from tests.db.pg import PgDatabase
+
+if TYPE_CHECKING:
+    from tests.conftest import TestDatabase
+
+STARTUP_SCRIPT = (
+    "import asyncio, sys\n"
+    "from chatbot_api.db.migrate import migrate_on_startup\n"
+    "asyncio.run(migrate_on_startup(sys.argv[1]))\n"
+)
+
+
+def _diff(connection: Connection) -> list[Any]:
+    context = MigrationContext.configure(
+        connection, opts={"compare_type": True, "compare_server_default": False}
+    )
+    return list(compare_metadata(context, Base.metadata))
+
+
+async def test_migrated_schema_matches_the_models(db: TestDatabase) -> None:
+    """Our `alembic check`: the migrations build exactly what the models declare."""
+    async with db.engine.connect() as conn:
+        differences = await conn.run_sync(_diff)
+
+    assert differences == []
+
+
+async def test_upgrade_creates_schema_in_an_empty_sqlite_file(tmp_path: Path) -> None:
+    url = f"sqlite+aiosqlite:///{tmp_path / 'data' / 'chatbot.db'}"
+    lines: list[str] = []
+
+    head = await migrate.upgrade(url, echo=lines.append)
+    state = await migrate.current(url, echo=lambda _: None)
+
+    assert head == migrate.head_revision()
+    assert (state.kind, state.revision) == ("managed", head)
+    assert {"User", "Chat", "Message_v2", "Document", "Suggestion"} <= state.tables
+    assert "Creating the schema" in lines
+    assert f"  applying {migrate.BASELINE_REVISION}" in "\n".join(lines)
+
+
+async def test_upgrade_twice_reports_nothing_to_do(tmp_path: Path) -> None:
+    url = f"sqlite+aiosqlite:///{tmp_path / 'chatbot.db'}"
+    await migrate.upgrade(url, echo=lambda _: None)
+    lines: list[str] = []
+
+    await migrate.upgrade(url, echo=lines.append)
+
+    assert lines[-1] == f"Nothing to do: the database is already at {migrate.head_revision()}"
+
+
+async def test_current_on_missing_sqlite_file_creates_nothing(tmp_path: Path) -> None:
+    path = tmp_path / "absent" / "chatbot.db"
+
+    state = await migrate.current(f"sqlite+aiosqlite:///{path}", echo=lambda _: None)
+
+    assert state.kind == "empty"
+    assert not path.parent.exists()
+
+
+async def test_concurrent_startups_on_empty_postgres_create_schema_once(
+    empty_pg: PgDatabase,
+) -> None:
+    outputs: list[list[str]] = [[] for _ in range(4)]
+    processes = [
+        await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-c",
+            STARTUP_SCRIPT,
+            empty_pg.url,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+        )
+        for _ in range(3)
+    ]
+
+    await asyncio.gather(
+        *(migrate.migrate_on_startup(empty_pg.url, echo=out.append) for out in outputs)
+    )
+    results = [await proc.communicate() for proc in processes]
+
+    assert [proc.returncode for proc in processes] == [0, 0, 0], results
+    transcripts = list(outputs) + [r[0].decode().splitlines() for r in results]
+    creators = [t for t in transcripts if "Creating the schema" in t]
+    assert len(creators) == 1
+    assert all(t[-1].startswith(("Nothing to do", "Database schema is at")) for t in transcripts)
+    rows = await empty_pg.fetch("SELECT version_num FROM alembic_version")
+    assert [r["version_num"] for r in rows] == [migrate.head_revision()]
+
+
+def test_concurrent_startups_on_one_sqlite_file_create_schema_once(tmp_path: Path) -> None:
+    url = f"sqlite+aiosqlite:///{tmp_path / 'data' / 'chatbot.db'}"
+    processes = [
+        subprocess.Popen(
+            [sys.executable, "-c", STARTUP_SCRIPT, url],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(4)
+    ]
+    results = [proc.communicate(timeout=60) for proc in processes]
+
+    assert [proc.returncode for proc in processes] == [0] * 4, results
+    assert sum("Creating the schema" in out for out, _ in results) == 1
+
+
+async def test_upgrade_unknown_revision_refuses_with_newer_release_hint(tmp_path: Path) -> None:
+    url = f"sqlite+aiosqlite:///{tmp_path / 'chatbot.db'}"
+    await migrate.upgrade(url, echo=lambda _: None)
+    engine = migrate.create_engine(url)
+    async with engine.begin() as conn:
+        await conn.execute(text("UPDATE alembic_version SET version_num = '0099_from_future'"))
+    await engine.dispose()
+
+    with pytest.raises(migrate.MigrationError, match=r"0099_from_future.*newer release"):
+        await migrate.upgrade(url, echo=lambda _: None)
+
+
+async def test_upgrade_unreachable_database_fails_with_clear_message() -> None:
+    url = "postgresql+asyncpg://someone:hunter2@127.0.0.1:1/nowhere"
+
+    with pytest.raises(migrate.MigrationError) as caught:
+        await migrate.upgrade(url, echo=lambda _: None)
+
+    message = str(caught.value)
+    assert message.startswith("Cannot use the database postgresql+asyncpg://someone:***@")
+    assert "hunter2" not in message

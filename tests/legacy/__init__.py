@@ -1,0 +1,1 @@
+"""Adopting a database created by the Next.js ai-chatbot app."""
