@@ -1,0 +1,22 @@
+"""Wire models shared by every domain: the error envelopes."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, Field
+
+
+class ErrorEnvelope(BaseModel):
+    """The ai-chatbot error envelope of every `/api` route (contract §0.2)."""
+
+    code: str = Field(examples=["bad_request:api"])
+    message: str = Field(
+        examples=["The request couldn't be processed. Please check your input and try again."]
+    )
+    cause: str | None = Field(default=None, examples=["body.id: Input should be a valid UUID"])
+
+
+class CloudError(BaseModel):
+    """The Assistant Cloud error body of every `/v1` route."""
+
+    message: str
+    error: str
