@@ -18,6 +18,7 @@ from chatbot_api.core.config import Settings
 from chatbot_api.core.handlers import install_error_handlers
 from chatbot_api.core.logging import configure_logging
 from chatbot_api.core.middleware import RequestContextMiddleware
+from chatbot_api.core.openapi import install_openapi
 from chatbot_api.core.redis import create_redis
 from chatbot_api.db.engine import create_engine, create_session_factory
 from chatbot_api.files.storage import create_storage
@@ -87,6 +88,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     install_error_handlers(app)
     include_routes(app)
+    install_openapi(app)
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware,
