@@ -81,8 +81,8 @@ async def save_chat(session: AsyncSession, chat: Chat) -> Chat:
 
 
 async def set_visibility(session: AsyncSession, chat: Chat, visibility: str) -> Chat:
-    await session.execute(update(Chat).where(Chat.id == chat.id).values(visibility=visibility))
     chat.visibility = visibility
+    await session.flush()
     return chat
 
 

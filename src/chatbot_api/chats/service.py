@@ -43,15 +43,14 @@ async def get_owned_chat(
     user_id: uuid.UUID,
     *,
     lock: bool = False,
-    forbidden: type[AppError] = ChatForbidden,
-    not_found: type[AppError] = ChatNotFound,
 ) -> Chat:
-    """The chat when the user owns it; 404 when missing, 403 when it is someone else's."""
+    """The chat when the user owns it: 404 `not_found:chat` when missing, 403 `forbidden:chat`
+    when it is someone else's. `lock` holds the row (PostgreSQL) until the transaction ends."""
     chat = await repository.get_chat(session, chat_id, lock=lock)
     if chat is None:
-        raise not_found()
+        raise ChatNotFound()
     if chat.user_id != user_id:
-        raise forbidden()
+        raise ChatForbidden()
     return chat
 
 
