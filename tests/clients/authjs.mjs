@@ -1,7 +1,10 @@
-// Mint an Auth.js session cookie value with the real @auth/core (the Next.js app's version).
-// Usage: node authjs.mjs '<json {token, secret, salt, maxAge?}>' → prints {"value": "<JWE>"}.
+// Mint Auth.js session cookie values with the real @auth/core (the version the Next.js app pins).
+// Usage: node authjs.mjs '<json [{token, secret, salt, maxAge?}, …]>' → prints ["<JWE>", …].
 import { encode } from "@auth/core/jwt";
 
-const params = JSON.parse(process.argv[2]);
-const value = await encode(params);
-process.stdout.write(JSON.stringify({ value }));
+const requests = JSON.parse(process.argv[2]);
+const values = [];
+for (const params of requests) {
+  values.push(await encode(params));
+}
+process.stdout.write(JSON.stringify(values));

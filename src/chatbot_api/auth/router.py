@@ -16,6 +16,7 @@ from chatbot_api.auth.schemas import (
     SessionResponse,
     TokenResponse,
 )
+from chatbot_api.auth.service import session_of
 
 router = APIRouter(tags=["auth"])
 
@@ -82,5 +83,5 @@ async def logout(
     responses=_errors(401),
     summary="The signed-in user and the credential's expiry, or null",
 )
-async def session(user: OptionalUser, service: AuthServiceDep) -> SessionResponse | None:
-    return service.session_of(user)
+async def session(user: OptionalUser) -> SessionResponse | None:
+    return session_of(user)

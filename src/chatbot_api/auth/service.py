@@ -136,16 +136,6 @@ class AuthService:
         if user.token_id and user.expires_at:
             await self.revoked_tokens.revoke(user.token_id, user.expires_at)
 
-    @staticmethod
-    def session_of(user: AuthUser | None) -> SessionResponse | None:
-        if user is None:
-            return None
-        expires_at = user.expires_at or utcnow()
-        return SessionResponse(
-            user=SessionUser(id=user.id, email=user.email, type=user.type),
-            expires=iso_ms(expires_at),
-        )
-
     async def _free_guest_email(self, now_ms: int) -> str:
         """`guest-<epoch ms>`; when that millisecond is taken, the next free one."""
         start = now_ms
@@ -184,6 +174,16 @@ class AuthService:
             expires_in=int(lifetime.total_seconds()),
             user=SessionUser(id=user.id, email=user.email, type=user_type),
         )
+
+
+def session_of(user: AuthUser | None) -> SessionResponse | None:
+    """The Auth.js-style session of the caller (`null` when nobody is signed in)."""
+    if user is None:
+        return None
+    return SessionResponse(
+        user=SessionUser(id=user.id, email=user.email, type=user.type),
+        expires=iso_ms(user.expires_at or utcnow()),
+    )
 
 
 async def _verify(password: str, password_hash: str) -> bool:
