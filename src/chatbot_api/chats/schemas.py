@@ -1,4 +1,4 @@
-"""Wire models of the chats domain: chats, history pages, messages, votes, error envelopes."""
+"""Wire models of the chats domain: chats, history pages, messages, votes; error responses."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, WithJsonSche
 from pydantic.alias_generators import to_camel
 
 from chatbot_api.chats.models import Chat, Message
+from chatbot_api.core.schemas import ErrorEnvelope
 from chatbot_api.db.types import iso_ms
 
 Visibility = Literal["public", "private"]
@@ -24,14 +25,6 @@ IsoMs = Annotated[
 
 class CamelModel(BaseModel):
     model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, from_attributes=True)
-
-
-class ErrorEnvelope(BaseModel):
-    """The ai-chatbot error body; the client rebuilds its message from `code`."""
-
-    code: str = Field(examples=["not_found:chat"])
-    message: str
-    cause: str | None = Field(default=None, description="Present when there is a detail.")
 
 
 _STATUS_TEXT = {
