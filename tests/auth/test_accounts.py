@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+import threading
 
 import httpx
 import pytest
@@ -186,3 +187,23 @@ async def test_session_without_credentials_is_null(client: httpx.AsyncClient) ->
     response = await client.get("/api/auth/session")
     assert response.status_code == 200
     assert response.json() is None
+
+
+async def test_login_unknown_email_still_runs_bcrypt_off_the_event_loop(
+    client: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from chatbot_api.auth import service
+
+    calls: list[tuple[str, int]] = []
+
+    def recording_verify(password: str, hashed: str | None) -> bool:
+        calls.append((hashed or "", threading.get_ident()))
+        return verify_password(password, hashed)
+
+    monkeypatch.setattr(service, "verify_password", recording_verify)
+    response = await client.post(
+        "/api/auth/login", json={"email": "ghost@example.com", "password": "whatever-1"}
+    )
+    assert response.status_code == 401
+    assert [hashed for hashed, _ in calls] == [service.DUMMY_PASSWORD_HASH]
+    assert calls[0][1] != threading.get_ident()

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from typing import Any
 
 import httpx
@@ -11,7 +9,7 @@ import pytest
 from fastapi import FastAPI
 
 from chatbot_api.core.config import Settings
-from chatbot_api.main import create_app
+from tests.auth.workers import running
 from tests.factories import make_user
 
 pytestmark = pytest.mark.usefixtures("db")
@@ -101,21 +99,12 @@ async def test_login_ignores_forwarded_for_from_untrusted_clients(
     _assert_throttled(await _login(client, "u9@example.com", ip="198.51.100.99"))
 
 
-@asynccontextmanager
-async def _running(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
-    application = create_app(settings)
-    async with application.router.lifespan_context(application):
-        transport = httpx.ASGITransport(app=application)
-        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
-            yield http
-
-
 @pytest.mark.parametrize("settings_overrides", [{}], ids=["defaults"])
 async def test_login_limit_is_shared_by_workers_on_redis(
     settings: Settings, redis_url: str
 ) -> None:
     shared = settings.model_copy(update={**LIMITS, "redis_url": redis_url})
-    async with _running(shared) as worker_a, _running(shared) as worker_b:
+    async with running(shared) as worker_a, running(shared) as worker_b:
         for worker in (worker_a, worker_b, worker_a):
             assert (await _login(worker, "shared@example.com")).status_code == 401
         _assert_throttled(await _login(worker_b, "shared@example.com"))

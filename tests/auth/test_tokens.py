@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 import time
@@ -14,7 +15,9 @@ import jwt
 import pytest
 from fastapi import FastAPI
 
+from chatbot_api.core.config import Settings
 from chatbot_api.core.security import create_access_token
+from tests.auth.workers import running
 from tests.conftest import TEST_SECRET
 from tests.factories import make_user
 
@@ -74,6 +77,14 @@ async def test_refresh_reuse_leaves_other_sessions_working(client: httpx.AsyncCl
     assert (await _refresh(client, other.json()["refresh_token"])).status_code == 200
 
 
+async def test_refresh_concurrently_with_one_token_yields_one_pair(
+    client: httpx.AsyncClient,
+) -> None:
+    first = await _signed_up(client)
+    responses = await asyncio.gather(*(_refresh(client, first["refresh_token"]) for _ in range(3)))
+    assert sorted(r.status_code for r in responses) == [200, 401, 401]
+
+
 async def test_refresh_unknown_token_is_401(client: httpx.AsyncClient) -> None:
     response = await _refresh(client, "not-a-token-we-issued")
     assert response.status_code == 401
@@ -102,6 +113,18 @@ async def test_logout_revokes_access_and_refresh_tokens(client: httpx.AsyncClien
     session = await client.get("/api/auth/session", headers=_bearer(pair["access_token"]))
     assert session.status_code == 401
     assert (await _refresh(client, pair["refresh_token"])).status_code == 401
+
+
+async def test_logout_on_one_worker_revokes_the_token_on_all_with_redis(
+    settings: Settings, redis_url: str
+) -> None:
+    shared = settings.model_copy(update={"redis_url": redis_url})
+    async with running(shared) as worker_a, running(shared) as worker_b:
+        pair = await _signed_up(worker_a)
+        headers = _bearer(pair["access_token"])
+        assert (await worker_b.get("/api/auth/session", headers=headers)).status_code == 200
+        assert (await worker_a.post("/api/auth/logout", headers=headers)).status_code == 204
+        assert (await worker_b.get("/api/auth/session", headers=headers)).status_code == 401
 
 
 async def test_logout_ignores_another_users_refresh_token(client: httpx.AsyncClient) -> None:
