@@ -99,6 +99,8 @@ def serve(
         typer.echo("Skipping migrations (--no-migrate)")
     if reload and workers > 1:
         _fail("--reload and --workers > 1 cannot be combined", EXIT_CONFIG)
+    # Make (or read) the development secret once, so every worker signs with the same key.
+    _ = settings.jwt_secret
     shown = "localhost" if host in ("0.0.0.0", "::") else host
     base = f"http://[{shown}]:{port}" if ":" in shown else f"http://{shown}:{port}"
     typer.echo(
