@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
+from pathlib import Path
+
 import pytest
 
 from chatbot_api.db import migrate
 from tests.db.pg import PgDatabase
 from tests.legacy.conftest import snapshot
+from tests.test_cli import run_cli
 
 
 async def _revision(db: PgDatabase) -> str:
@@ -133,3 +137,23 @@ async def test_adopted_database_still_accepts_the_nextjs_apps_writes(
     assert not await legacy_pg.fetch(
         "SELECT 1 FROM \"Chat\" WHERE id = '00000000-0000-4000-8000-000000000101'"
     )
+
+
+async def test_cli_db_adopt_on_nextjs_database_reports_and_stamps(
+    legacy_pg: PgDatabase, tmp_path: Path
+) -> None:
+    before = await snapshot(legacy_pg)
+
+    current = await asyncio.to_thread(
+        run_cli, tmp_path, "db", "current", POSTGRES_URL=legacy_pg.raw_url
+    )
+    adopted = await asyncio.to_thread(
+        run_cli, tmp_path, "db", "adopt", POSTGRES_URL=legacy_pg.raw_url
+    )
+
+    assert current.returncode == 0, current.stderr
+    assert "run `chatbot-api db adopt` to adopt it" in current.stdout
+    assert adopted.returncode == 0, adopted.stderr
+    assert "Every table and column the Next.js app uses is present" in adopted.stdout
+    assert await _revision(legacy_pg) == migrate.head_revision()
+    assert (await snapshot(legacy_pg))["rows"] == before["rows"]
