@@ -133,6 +133,7 @@ def make_settings(db: TestDatabase, tmp_path: Path, **overrides: Any) -> Setting
         "jwt_secret_key": TEST_SECRET,
         "redis_key_prefix": f"test:{uuid.uuid4().hex[:8]}:",
         "log_level": "WARNING",
+        "demo_model_word_delay_ms": 0,  # the demo model streams at full speed in tests
     }
     values.update(overrides)
     return Settings(**values)

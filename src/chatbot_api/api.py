@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
+from chatbot_api.ai.router import router as models_router
 from chatbot_api.auth.router import router as auth_router
 from chatbot_api.chats.router import router as chats_router
 from chatbot_api.documents.router import router as documents_router
@@ -17,3 +18,4 @@ def include_routes(app: FastAPI) -> None:
     app.include_router(chats_router, prefix="/api")
     app.include_router(documents_router, prefix="/api")
     app.include_router(files_router, prefix="/api/files")
+    app.include_router(models_router, prefix="/api")

@@ -12,6 +12,7 @@ from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
 from chatbot_api import __version__
+from chatbot_api.ai.registry import build_registry
 from chatbot_api.api import include_routes
 from chatbot_api.auth.setup import install_auth
 from chatbot_api.core.config import Settings
@@ -61,6 +62,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.redis = redis
         app.state.http = http
         app.state.storage = create_storage(settings, http)
+        # LLM streams are long-lived: their own client, with a pool sized for many at once.
+        llm_http = httpx.AsyncClient(
+            limits=httpx.Limits(max_connections=2000, max_keepalive_connections=200)
+        )
+        app.state.models = build_registry(settings, llm_http)
         install_auth(app.state, settings, redis)
         log.info(
             "started",
@@ -73,6 +79,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         try:
             yield
         finally:
+            await app.state.models.aclose()
+            await llm_http.aclose()
             await app.state.storage.aclose()
             await http.aclose()
             if redis is not None:

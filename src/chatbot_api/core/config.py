@@ -105,6 +105,26 @@ class Settings(BaseSettings):
     guest_max_messages_per_day: int = Field(default=20, ge=0)
     regular_max_messages_per_day: int = Field(default=50, ge=0)
 
+    # --- AI ------------------------------------------------------------------------------
+    ai_gateway_api_key: SecretStr | None = None  # Vercel AI Gateway: serves every frontend id
+    ai_gateway_url: str = "https://ai-gateway.vercel.sh/v1"  # its OpenAI-compatible base
+    xai_api_key: SecretStr | None = None
+    xai_base_url: str = "https://api.x.ai/v1"
+    openai_api_key: SecretStr | None = None
+    openai_base_url: str = "https://api.openai.com/v1"
+    anthropic_api_key: SecretStr | None = None
+    anthropic_base_url: str = "https://api.anthropic.com/v1"
+    openai_compatible_base_url: str | None = None  # Ollama, vLLM, OpenRouter, …
+    openai_compatible_api_key: SecretStr | None = None
+    chat_models_file: Path | None = None  # JSON: extra or replacement models
+    default_chat_model: str = "google/gemini-2.5-flash-lite"
+    title_model: str = "google/gemini-2.5-flash-lite"
+    artifact_model: str = "anthropic/claude-haiku-4.5"
+    llm_idle_timeout_seconds: float = Field(default=60.0, gt=0)
+    llm_connect_timeout_seconds: float = Field(default=10.0, gt=0)
+    demo_model_word_delay_ms: int = Field(default=40, ge=0)
+    max_output_tokens: int = Field(default=8192, ge=1)
+
     @field_validator("environment", mode="before")
     @classmethod
     def _normalize_environment(cls, value: Any) -> Any:

@@ -1,0 +1,180 @@
+"""The Anthropic Messages API, streamed: text, tool use and extended thinking."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+import httpx
+import orjson
+
+from chatbot_api.ai.base import (
+    FinishReason,
+    ModelEvent,
+    ModelRequest,
+    ProviderError,
+    ReasoningDelta,
+    StepFinish,
+    TextDelta,
+    ToolCallDelta,
+    ToolCallEnd,
+    ToolCallStart,
+    Usage,
+)
+from chatbot_api.ai.providers.errors import MSG_CLOSED, http_error, stream_error, transport_error
+from chatbot_api.ai.providers.messages import anthropic_messages, parse_tool_args
+from chatbot_api.ai.providers.sse import iter_sse_data, read_error_body
+
+ANTHROPIC_VERSION = "2023-06-01"
+DEFAULT_MAX_TOKENS = 8192
+MIN_ANSWER_TOKENS = 1024  # room left for the answer beyond the thinking budget
+
+_STOP: dict[str, FinishReason] = {
+    "end_turn": "stop",
+    "stop_sequence": "stop",
+    "max_tokens": "length",
+    "tool_use": "tool-calls",
+    "refusal": "content-filter",
+}
+
+
+class MessagesParser:
+    """Turns parsed Messages stream events into our events (appended to `out`)."""
+
+    __slots__ = ("_tools", "finished", "stop_reason", "usage")
+
+    def __init__(self) -> None:
+        self._tools: dict[int, list[Any]] = {}  # block index -> [id, name, [fragments]]
+        self.usage = Usage()
+        self.stop_reason: str | None = None
+        self.finished = False
+
+    def feed(self, event: dict[str, Any], out: list[ModelEvent], provider: str) -> None:
+        kind = event.get("type")
+        if kind == "content_block_delta":
+            delta = event["delta"]
+            delta_type = delta.get("type")
+            if delta_type == "text_delta":
+                out.append(TextDelta(delta["text"]))
+            elif delta_type == "thinking_delta":
+                out.append(ReasoningDelta(delta["thinking"]))
+            elif delta_type == "input_json_delta":
+                tool = self._tools.get(event.get("index", -1))
+                fragment = delta.get("partial_json") or ""
+                if tool is not None and fragment:
+                    tool[2].append(fragment)
+                    out.append(ToolCallDelta(tool[0], fragment))
+        elif kind == "content_block_start":
+            block = event.get("content_block") or {}
+            if block.get("type") == "tool_use":
+                self._tools[event.get("index", -1)] = [block["id"], block["name"], []]
+                out.append(ToolCallStart(block["id"], block["name"]))
+        elif kind == "content_block_stop":
+            tool = self._tools.pop(event.get("index", -1), None)
+            if tool is not None:
+                value, problem = parse_tool_args("".join(tool[2]))
+                out.append(ToolCallEnd(tool[0], tool[1], value, problem))
+        else:
+            self._message_event(kind, event, out, provider)
+
+    def _message_event(
+        self, kind: Any, event: dict[str, Any], out: list[ModelEvent], provider: str
+    ) -> None:
+        if kind == "message_start":
+            usage = (event.get("message") or {}).get("usage") or {}
+            cached = usage.get("cache_read_input_tokens")
+            self.usage.input_tokens = (usage.get("input_tokens") or 0) + (cached or 0)
+            self.usage.cached_input_tokens = cached
+            self.usage.output_tokens = usage.get("output_tokens") or 0
+        elif kind == "message_delta":
+            self.stop_reason = (event.get("delta") or {}).get("stop_reason") or self.stop_reason
+            usage = event.get("usage") or {}
+            if usage.get("output_tokens") is not None:
+                self.usage.output_tokens = usage["output_tokens"]
+        elif kind == "message_stop":
+            self.finished = True
+            out.append(StepFinish(_STOP.get(self.stop_reason or "end_turn", "other"), self.usage))
+        elif kind == "error":
+            raise stream_error(provider, event.get("error"))
+
+
+class AnthropicProvider:
+    """Streams `POST {base_url}/messages` with `x-api-key` and `anthropic-version`."""
+
+    def __init__(
+        self,
+        http: httpx.AsyncClient,
+        base_url: str,
+        api_key: str,
+        *,
+        name: str = "anthropic",
+        idle_timeout: float = 60.0,
+        connect_timeout: float = 10.0,
+    ) -> None:
+        self.name = name
+        self._http = http
+        self._url = base_url.rstrip("/") + "/messages"
+        self._headers = {
+            "content-type": "application/json",
+            "accept": "text/event-stream",
+            "x-api-key": api_key,
+            "anthropic-version": ANTHROPIC_VERSION,
+        }
+        self._timeout = httpx.Timeout(
+            connect=connect_timeout, read=idle_timeout, write=idle_timeout, pool=connect_timeout
+        )
+
+    async def aclose(self) -> None:
+        return None  # the shared HTTP client is closed by the app's lifespan
+
+    def build_body(self, request: ModelRequest) -> dict[str, Any]:
+        max_tokens = request.max_output_tokens or DEFAULT_MAX_TOKENS
+        body: dict[str, Any] = {
+            "model": request.model,
+            "messages": anthropic_messages(request),
+            "max_tokens": max_tokens,
+            "stream": True,
+        }
+        if request.system:
+            body["system"] = request.system
+        if request.tools:
+            body["tools"] = [
+                {"name": t.name, "description": t.description, "input_schema": t.parameters}
+                for t in request.tools
+            ]
+        if request.reasoning:
+            budget = request.reasoning_budget_tokens
+            body["thinking"] = {"type": "enabled", "budget_tokens": budget}
+            body["max_tokens"] = max(max_tokens, budget + MIN_ANSWER_TOKENS)
+        elif request.temperature is not None:
+            body["temperature"] = request.temperature
+        return body
+
+    async def stream(self, request: ModelRequest) -> AsyncIterator[ModelEvent]:
+        parser = MessagesParser()
+        out: list[ModelEvent] = []
+        content = orjson.dumps(self.build_body(request))
+        try:
+            async with self._http.stream(
+                "POST", self._url, content=content, headers=self._headers, timeout=self._timeout
+            ) as response:
+                if response.status_code >= 300:
+                    raise http_error(
+                        self.name, response.status_code, await read_error_body(response)
+                    )
+                async for data in iter_sse_data(response):
+                    try:
+                        event = orjson.loads(data)
+                    except orjson.JSONDecodeError:
+                        continue
+                    parser.feed(event, out, self.name)
+                    if out:
+                        for item in out:
+                            yield item
+                        out.clear()
+                    if parser.finished:
+                        break
+        except httpx.RequestError as exc:
+            raise transport_error(self.name, exc) from None
+        if not parser.finished:
+            raise ProviderError(MSG_CLOSED, detail=f"{self.name}: stream ended before message_stop")

@@ -1,0 +1,107 @@
+"""Provider failures as short public messages: HTTP status, stream errors, transport faults."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+
+from chatbot_api.ai.base import ProviderError
+
+MSG_CREDENTIALS = "The model provider rejected our credentials."
+MSG_NOT_FOUND = "The model provider does not know this model."
+MSG_RATE_LIMIT = "The model provider is rate limiting requests. Please try again shortly."
+MSG_UNAVAILABLE = "The model provider is unavailable right now."
+MSG_BAD_REQUEST = "The model provider could not process this request."
+MSG_TOO_LARGE = "The conversation is too long for this model."
+MSG_CLOSED = "The model provider closed the connection unexpectedly."
+MSG_IDLE = "The model provider stopped responding."
+MSG_UNREACHABLE = "The model provider could not be reached."
+MSG_FAILED = "The model provider failed to answer."
+MSG_CREDIT_CARD = (
+    "AI Gateway requires a valid credit card on file to service requests. Add a card to your "
+    "Vercel team to unlock your free credits."
+)
+DETAIL_MAX_CHARS = 2000
+
+
+class GatewayCreditCardRequired(ProviderError):
+    """The Vercel AI Gateway refuses service until a card is on file (status 402): the chat
+    turn maps it to ai-chatbot's `bad_request:activate_gateway`."""
+
+    def __init__(self, detail: str = "") -> None:
+        super().__init__(MSG_CREDIT_CARD, detail=detail, status=402)
+
+
+def _is_credit_card(text: str) -> bool:
+    lowered = text.lower()
+    return "credit card" in lowered or "customer_verification_required" in lowered
+
+
+def message_for_status(status: int) -> str:
+    if status in (401, 403):
+        return MSG_CREDENTIALS
+    if status == 404:
+        return MSG_NOT_FOUND
+    if status == 413:
+        return MSG_TOO_LARGE
+    if status == 429:
+        return MSG_RATE_LIMIT
+    if status >= 500:
+        return MSG_UNAVAILABLE
+    return MSG_BAD_REQUEST
+
+
+def http_error(provider: str, status: int, body: bytes) -> ProviderError:
+    """A non-2xx answer: a message chosen by status; the body only in `detail`."""
+    text = body[:DETAIL_MAX_CHARS].decode("utf-8", "replace")
+    detail = f"{provider}: HTTP {status}: {text}"
+    if _is_credit_card(text):
+        return GatewayCreditCardRequired(detail)
+    return ProviderError(message_for_status(status), detail=detail, status=status)
+
+
+_ERROR_TYPES = {
+    "authentication_error": 401,
+    "permission_error": 403,
+    "invalid_api_key": 401,
+    "not_found_error": 404,
+    "model_not_found": 404,
+    "rate_limit_error": 429,
+    "rate_limit_exceeded": 429,
+    "insufficient_quota": 429,
+    "overloaded_error": 529,
+    "api_error": 500,
+    "server_error": 500,
+    "invalid_request_error": 400,
+    "request_too_large": 413,
+}
+
+
+def stream_error(provider: str, error: Any) -> ProviderError:
+    """An error object sent inside the stream (`{"type", "code", "message"}` or a string)."""
+    detail = f"{provider}: stream error: {str(error)[:DETAIL_MAX_CHARS]}"
+    if _is_credit_card(detail):
+        return GatewayCreditCardRequired(detail)
+    status: int | None = None
+    if isinstance(error, dict):
+        for key in ("code", "type", "status"):
+            value = error.get(key)
+            if isinstance(value, int) and 400 <= value < 600:
+                status = value
+                break
+            if isinstance(value, str) and value in _ERROR_TYPES:
+                status = _ERROR_TYPES[value]
+                break
+    message = message_for_status(status) if status is not None else MSG_FAILED
+    return ProviderError(message, detail=detail, status=status)
+
+
+def transport_error(provider: str, exc: httpx.RequestError) -> ProviderError:
+    """httpx failures: idle read → stopped responding; connect → unreachable; else closed."""
+    detail = f"{provider}: {type(exc).__name__}: {exc}"
+    if isinstance(exc, httpx.ReadTimeout):
+        return ProviderError(MSG_IDLE, detail=detail)
+    if isinstance(exc, httpx.TimeoutException | httpx.ConnectError):
+        return ProviderError(MSG_UNREACHABLE, detail=detail)
+    return ProviderError(MSG_CLOSED, detail=detail)

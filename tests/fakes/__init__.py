@@ -1,0 +1,1 @@
+"""Fake upstreams speaking the real wire protocols (OpenAI Chat Completions, Anthropic)."""
