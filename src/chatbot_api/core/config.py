@@ -101,6 +101,16 @@ class Settings(BaseSettings):
     s3_public_base_url: str | None = None  # e.g. a CDN in front of the bucket
     s3_force_path_style: bool = True
 
+    # --- assistant cloud -----------------------------------------------------------------
+    # API keys of servers that mint user tokens (`POST /v1/auth/tokens`): `workspace:key,…`
+    assistant_cloud_api_keys: SecretStr | None = None
+    assistant_cloud_project_id: str = "default"  # the `project_id` threads report
+    assistant_cloud_token_expire_minutes: int = Field(default=60, ge=1, le=60 * 24)
+    assistant_cloud_anonymous: bool = True  # allow `POST /v1/auth/tokens/anonymous`
+    assistant_cloud_title_timeout_seconds: float = Field(default=20.0, gt=0)
+    assistant_cloud_upload_url_expire_seconds: int = Field(default=900, ge=30, le=7 * 86400)
+    assistant_cloud_max_attachment_bytes: int = Field(default=20 * 1024 * 1024, ge=1)
+
     # --- entitlements --------------------------------------------------------------------
     guest_max_messages_per_day: int = Field(default=20, ge=0)
     regular_max_messages_per_day: int = Field(default=50, ge=0)
@@ -202,6 +212,19 @@ class Settings(BaseSettings):
         if self.s3_bucket:
             return "s3"
         return "local"
+
+    @cached_property
+    def cloud_api_keys(self) -> dict[str, tuple[str, ...]]:
+        """ASSISTANT_CLOUD_API_KEYS as workspace → its keys (`workspace:key,…`)."""
+        secret = self.assistant_cloud_api_keys
+        raw = secret.get_secret_value() if secret else ""
+        keys: dict[str, tuple[str, ...]] = {}
+        for item in raw.split(","):
+            workspace, sep, key = item.strip().partition(":")
+            if not sep or not workspace.strip() or not key.strip():
+                continue
+            keys[workspace.strip()] = (*keys.get(workspace.strip(), ()), key.strip())
+        return keys
 
     def max_messages_per_day(self, user_type: str) -> int:
         if user_type == "guest":

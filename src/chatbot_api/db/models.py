@@ -10,12 +10,30 @@ from chatbot_api.chats.models import (
     Stream,
     Vote,
 )
+from chatbot_api.cloud.models import (
+    CloudAttachment,
+    CloudEvent,
+    CloudFeedback,
+    CloudIdentity,
+    CloudMessage,
+    CloudRun,
+    CloudScore,
+    CloudThread,
+)
 from chatbot_api.db.base import Base
 from chatbot_api.documents.models import Document, Suggestion
 
 __all__ = [
     "Base",
     "Chat",
+    "CloudAttachment",
+    "CloudEvent",
+    "CloudFeedback",
+    "CloudIdentity",
+    "CloudMessage",
+    "CloudRun",
+    "CloudScore",
+    "CloudThread",
     "Document",
     "LegacyMessage",
     "LegacyVote",

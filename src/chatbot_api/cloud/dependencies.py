@@ -1,0 +1,52 @@
+"""Who calls `/v1` and the services they get: `ThreadServiceDep`, body-size guards, error docs."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import Depends, Request
+
+from chatbot_api.auth.dependencies import CurrentUser, SettingsDep
+from chatbot_api.cloud.errors import PayloadTooLarge
+from chatbot_api.cloud.schemas import CloudErrorBody
+from chatbot_api.cloud.service import ThreadService
+from chatbot_api.db.session import SessionDep
+
+ERROR_DESCRIPTIONS = {
+    400: "Invalid input; `message` names the field",
+    401: "Missing, invalid or expired bearer token",
+    403: "Not allowed",
+    404: "Not found (also: the thread belongs to another user)",
+    409: "Conflict",
+    413: "The body is too large",
+    429: "Too many requests; see Retry-After",
+    503: "A backing service is unavailable",
+}
+
+
+def errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """`responses=` for the given error statuses, all with the `{message, error}` body."""
+    return {
+        status: {"model": CloudErrorBody, "description": ERROR_DESCRIPTIONS[status]}
+        for status in statuses
+    }
+
+
+def body_limit(max_bytes: int) -> Any:
+    """A dependency answering 413 when the declared body is larger than `max_bytes`."""
+
+    async def dependency(request: Request) -> None:
+        declared = request.headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > max_bytes:
+            raise PayloadTooLarge(f"The body is over the {max_bytes}-byte limit of this route")
+
+    return Depends(dependency)
+
+
+async def get_thread_service(
+    session: SessionDep, user: CurrentUser, settings: SettingsDep
+) -> ThreadService:
+    return ThreadService(session, user, settings.assistant_cloud_project_id)
+
+
+ThreadServiceDep = Annotated[ThreadService, Depends(get_thread_service)]
