@@ -15,6 +15,7 @@ from chatbot_api import __version__
 from chatbot_api.ai.registry import build_registry
 from chatbot_api.api import include_routes
 from chatbot_api.auth.setup import install_auth
+from chatbot_api.chats.producers import TurnTasks
 from chatbot_api.core.config import Settings
 from chatbot_api.core.handlers import install_error_handlers
 from chatbot_api.core.logging import configure_logging
@@ -62,6 +63,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.redis = redis
         app.state.http = http
         app.state.storage = create_storage(settings, http)
+        app.state.turn_tasks = TurnTasks()  # chat turns run detached from their requests
         # LLM streams are long-lived: their own client, with a pool sized for many at once.
         llm_http = httpx.AsyncClient(
             limits=httpx.Limits(max_connections=2000, max_keepalive_connections=200)
@@ -79,6 +81,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         try:
             yield
         finally:
+            # Let running chat turns finish (they save their replies) before resources close.
+            await app.state.turn_tasks.shutdown(settings.chat_shutdown_grace_seconds)
             await app.state.models.aclose()
             await llm_http.aclose()
             await app.state.storage.aclose()

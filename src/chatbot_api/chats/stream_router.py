@@ -1,0 +1,176 @@
+"""HTTP routes of a chat turn: `POST /api/chat` (stream a reply), resume and stop."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Annotated, Any
+from urllib.parse import unquote
+
+from fastapi import APIRouter, Depends, Request, Response
+from fastapi.responses import StreamingResponse
+from pydantic import BaseModel
+
+from chatbot_api.ai.prompts import RequestHints
+from chatbot_api.ai.registry import ModelRegistry
+from chatbot_api.auth.dependencies import ChatUser
+from chatbot_api.chats import turn_service
+from chatbot_api.chats.chat_request import ChatRequest, ChatRequestIn, parse_chat_request
+from chatbot_api.chats.dependencies import ChatIdPath
+from chatbot_api.chats.turn import TurnDeps
+from chatbot_api.core.schemas import ErrorEnvelope
+from chatbot_api.streaming.log import StreamLog
+
+router = APIRouter(tags=["chat"])
+
+UI_STREAM_HEADERS = {
+    "content-type": "text/event-stream",
+    "cache-control": "no-cache",
+    "connection": "keep-alive",
+    "x-vercel-ai-ui-message-stream": "v1",
+    "x-accel-buffering": "no",
+}
+_ERRORS = {
+    400: "Bad input (`bad_request:api` naming the field), or an unknown model id",
+    401: "Nobody is signed in (`unauthorized:chat`)",
+    403: "The chat belongs to another user (`forbidden:chat`)",
+    404: "No such chat (`not_found:chat`)",
+    429: "The daily message limit is reached (`rate_limit:chat`, with Retry-After)",
+}
+
+
+def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    return {code: {"model": ErrorEnvelope, "description": _ERRORS[code]} for code in statuses}
+
+
+_SSE_RESPONSE: dict[int | str, dict[str, Any]] = {
+    200: {
+        "description": "The UI message stream (SSE, `x-vercel-ai-ui-message-stream: v1`).",
+        "content": {"text/event-stream": {"schema": {"type": "string"}}},
+    }
+}
+
+
+async def chat_request(request: Request) -> ChatRequest:
+    """The body, parsed as JSON whatever its Content-Type; 400 before authentication."""
+    return parse_chat_request(await request.body())
+
+
+async def turn_deps(request: Request) -> TurnDeps:
+    state = request.app.state
+    return TurnDeps(
+        settings=state.settings,
+        session_factory=state.session_factory,
+        models=state.models,
+        stream_log=state.stream_log,
+        http=state.http,
+        tasks=state.turn_tasks,
+    )
+
+
+async def model_registry(request: Request) -> ModelRegistry:
+    registry: ModelRegistry = request.app.state.models
+    return registry
+
+
+async def request_hints(request: Request) -> RequestHints:
+    """Where the request comes from, per the Vercel edge's geo headers (absent: unknown)."""
+    headers = request.headers
+
+    def header(name: str) -> str | None:
+        value = headers.get(name)
+        return unquote(value)[:100] if value else None
+
+    return RequestHints(
+        latitude=header("x-vercel-ip-latitude"),
+        longitude=header("x-vercel-ip-longitude"),
+        city=header("x-vercel-ip-city"),
+        country=header("x-vercel-ip-country"),
+    )
+
+
+def _inline_schema(model: type[BaseModel]) -> dict[str, Any]:
+    """The model's JSON schema with its `$defs` inlined (OpenAPI resolves refs globally)."""
+    schema = model.model_json_schema(by_alias=True)
+    defs = schema.pop("$defs", {})
+
+    def inline(node: Any) -> Any:
+        if isinstance(node, dict):
+            ref = node.get("$ref")
+            if isinstance(ref, str) and ref.startswith("#/$defs/"):
+                return inline(defs[ref.removeprefix("#/$defs/")])
+            return {key: inline(value) for key, value in node.items()}
+        if isinstance(node, list):
+            return [inline(item) for item in node]
+        return node
+
+    inlined: dict[str, Any] = inline(schema)
+    return inlined
+
+
+ChatBody = Annotated[ChatRequest, Depends(chat_request)]
+Deps = Annotated[TurnDeps, Depends(turn_deps)]
+Registry = Annotated[ModelRegistry, Depends(model_registry)]
+Hints = Annotated[RequestHints, Depends(request_hints)]
+
+
+def ui_stream(stream_log: StreamLog, stream_key: str) -> StreamingResponse:
+    """Tail the stream log; a client that goes away just stops reading."""
+
+    async def events() -> AsyncIterator[bytes]:
+        async for event in stream_log.read(stream_key):
+            yield event
+
+    return StreamingResponse(events(), headers=UI_STREAM_HEADERS)
+
+
+@router.post(
+    "/chat",
+    summary="Send a message (or answer a tool approval) and stream the reply",
+    description=(
+        "Body: ai-chatbot's `{id, message, selectedChatModel, selectedVisibilityType}`, its "
+        "approval continuation (`messages` whose last message is the assistant's or carries "
+        "an approval answer), or the AI SDK default `{id, messages, trigger}`. The chat's "
+        "stored messages plus the new one are the model's context. The reply runs on even "
+        "if the client disconnects; resume it with `GET /api/chat/{id}/stream`."
+    ),
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {"application/json": {"schema": _inline_schema(ChatRequestIn)}},
+        }
+    },
+    response_class=StreamingResponse,
+    responses={**_SSE_RESPONSE, **error_responses(400, 401, 403, 404, 429)},
+)
+async def post_chat(
+    body: ChatBody, user: ChatUser, deps: Deps, registry: Registry, hints: Hints
+) -> StreamingResponse:
+    stream_key = await turn_service.start_turn(deps, registry, user, body, hints)
+    return ui_stream(deps.stream_log, stream_key)
+
+
+@router.get(
+    "/chat/{id}/stream",
+    summary="Resume the chat's live reply from its start",
+    description="204 when nothing is live. Public chats of other users may be resumed.",
+    response_class=StreamingResponse,
+    responses={
+        **_SSE_RESPONSE,
+        204: {"description": "Nothing is live."},
+        **error_responses(401, 403, 404),
+    },
+)
+async def resume_chat_stream(id: ChatIdPath, user: ChatUser, deps: Deps) -> Response:
+    stream_key = await turn_service.live_stream(deps, user, id)
+    if stream_key is None:
+        return Response(status_code=204)
+    return ui_stream(deps.stream_log, stream_key)
+
+
+@router.post(
+    "/chat/{id}/stop",
+    summary="Stop the chat's live reply (what was produced is saved)",
+    responses=error_responses(401, 403, 404),
+)
+async def stop_chat(id: ChatIdPath, user: ChatUser, deps: Deps) -> dict[str, bool]:
+    return {"stopped": await turn_service.stop_turn(deps, user, id)}
