@@ -24,6 +24,7 @@ from chatbot_api.core.openapi import install_openapi
 from chatbot_api.core.redis import create_redis
 from chatbot_api.db.engine import create_engine, create_session_factory
 from chatbot_api.files.storage import create_storage
+from chatbot_api.streaming.factory import create_stream_log
 
 log = structlog.get_logger("chatbot_api")
 
@@ -63,6 +64,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.redis = redis
         app.state.http = http
         app.state.storage = create_storage(settings, http)
+        app.state.stream_log = create_stream_log(settings, redis)
         app.state.turn_tasks = TurnTasks()  # chat turns run detached from their requests
         # LLM streams are long-lived: their own client, with a pool sized for many at once.
         llm_http = httpx.AsyncClient(
@@ -85,6 +87,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             await app.state.turn_tasks.shutdown(settings.chat_shutdown_grace_seconds)
             await app.state.models.aclose()
             await llm_http.aclose()
+            await app.state.stream_log.aclose()
             await app.state.storage.aclose()
             await http.aclose()
             if redis is not None:

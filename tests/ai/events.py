@@ -9,6 +9,7 @@ from chatbot_api.ai.base import (
     ModelMessage,
     ModelRequest,
     Provider,
+    ProviderError,
     ReasoningDelta,
     StepFinish,
     TextDelta,
@@ -25,6 +26,19 @@ def user(text: str) -> ModelMessage:
 
 async def collect(provider: Provider, request: ModelRequest) -> list[ModelEvent]:
     return [event async for event in provider.stream(request)]
+
+
+async def collect_until_error(
+    provider: Provider, request: ModelRequest
+) -> tuple[list[ModelEvent], ProviderError]:
+    """The events streamed before the provider raised, and its error (which must come)."""
+    events: list[ModelEvent] = []
+    try:
+        async for event in provider.stream(request):
+            events.append(event)
+    except ProviderError as error:
+        return events, error
+    raise AssertionError(f"no ProviderError; streamed {events!r}")
 
 
 def text_of(events: list[ModelEvent]) -> str:

@@ -46,7 +46,7 @@ async def http() -> AsyncIterator[httpx.AsyncClient]:
 
 def registry(http: httpx.AsyncClient, **overrides: Any) -> ModelRegistry:
     values = {**NO_PROVIDERS, "environment": "test", **overrides}
-    return build_registry(Settings(_env_file=None, **values), http)  # type: ignore[call-arg]
+    return build_registry(Settings(_env_file=None, **values), http)
 
 
 def test_default_registry_lists_the_frontend_ids_and_demo_ids(http: httpx.AsyncClient) -> None:

@@ -87,6 +87,11 @@ class Settings(BaseSettings):
     )
     redis_key_prefix: str = "chatbot-api:"
 
+    # --- stream logs (resumable chat turns) ----------------------------------------------
+    stream_log_ttl_seconds: int = Field(default=24 * 3600, ge=60)  # expiry while live
+    stream_log_closed_ttl_seconds: int = Field(default=300, ge=1)  # kept after the turn ends
+    stream_log_flush_ms: float = Field(default=5.0, gt=0, le=1000)  # Redis write batching
+
     # --- storage -------------------------------------------------------------------------
     storage_backend: Literal["local", "s3", "vercel_blob"] | None = None  # None: auto
     local_storage_dir: Path | None = None  # default: <data_dir>/uploads

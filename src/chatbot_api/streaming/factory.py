@@ -1,0 +1,26 @@
+"""Chooses the stream log: Redis Streams when Redis is configured, else in-process memory."""
+
+from __future__ import annotations
+
+from redis.asyncio import Redis
+
+from chatbot_api.core.config import Settings
+from chatbot_api.streaming.log import StreamLog
+from chatbot_api.streaming.memory import MemoryStreamLog
+from chatbot_api.streaming.redis_log import RedisStreamLog
+
+
+def create_stream_log(settings: Settings, redis: Redis | None) -> StreamLog:
+    """Build the app's stream log (call in the lifespan; `aclose()` it on shutdown)."""
+    if redis is not None:
+        return RedisStreamLog(
+            redis,
+            prefix=settings.redis_key_prefix,
+            flush_ms=settings.stream_log_flush_ms,
+            live_ttl=settings.stream_log_ttl_seconds,
+            closed_ttl=settings.stream_log_closed_ttl_seconds,
+        )
+    return MemoryStreamLog(
+        live_ttl=settings.stream_log_ttl_seconds,
+        closed_ttl=settings.stream_log_closed_ttl_seconds,
+    )

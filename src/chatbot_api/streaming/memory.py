@@ -1,0 +1,161 @@
+"""The in-process stream log: per-stream event lists fanned out to any number of readers."""
+
+from __future__ import annotations
+
+import asyncio
+from collections import OrderedDict
+from collections.abc import AsyncIterator, Callable
+
+DEFAULT_LIVE_TTL = 24 * 3600.0
+DEFAULT_CLOSED_TTL = 300.0
+DEFAULT_MAX_CLOSED = 1000
+
+
+class LocalStream:
+    """One stream's events in memory; readers replay from the first and wait for new ones."""
+
+    __slots__ = ("closed", "events", "stop", "waiters")
+
+    def __init__(self) -> None:
+        self.events: list[bytes] = []
+        self.closed = False
+        self.waiters: list[asyncio.Future[None]] = []
+        self.stop = asyncio.Event()
+
+    def append(self, event: bytes) -> None:
+        if self.closed:
+            return
+        self.events.append(event)
+        if self.waiters:
+            self._wake()
+
+    def close(self) -> None:
+        self.closed = True
+        self._wake()
+
+    def _wake(self) -> None:
+        for waiter in self.waiters:
+            if not waiter.done():
+                waiter.set_result(None)
+        self.waiters.clear()
+
+    async def iterate(self) -> AsyncIterator[bytes]:
+        position = 0
+        events = self.events
+        while True:
+            while position < len(events):
+                yield events[position]
+                position += 1
+            if self.closed:
+                return
+            waiter = asyncio.get_running_loop().create_future()
+            self.waiters.append(waiter)
+            await waiter
+
+
+class MemoryStreamLog:
+    """Stream logs kept in this process (no Redis). Closed logs stay readable for
+    `closed_ttl` seconds (at most `max_closed` of them); a log never closed expires after
+    `live_ttl`."""
+
+    def __init__(
+        self,
+        *,
+        live_ttl: float = DEFAULT_LIVE_TTL,
+        closed_ttl: float = DEFAULT_CLOSED_TTL,
+        max_closed: int = DEFAULT_MAX_CLOSED,
+    ) -> None:
+        self._live_ttl = live_ttl
+        self._closed_ttl = closed_ttl
+        self._max_closed = max_closed
+        self._streams: dict[str, LocalStream] = {}
+        self._closed: OrderedDict[str, None] = OrderedDict()
+        self._active: dict[str, str] = {}  # chat id -> live stream id
+        self._chats: dict[str, str] = {}  # live stream id -> chat id
+        self._timers: dict[str, asyncio.TimerHandle] = {}
+
+    async def open(self, stream_id: str, chat_id: str) -> None:
+        self._forget(stream_id)
+        self._streams[stream_id] = LocalStream()
+        self._active[chat_id] = stream_id
+        self._chats[stream_id] = chat_id
+        self._schedule(stream_id, self._live_ttl, self._expire_live)
+
+    def append(self, stream_id: str, event: bytes) -> None:
+        stream = self._streams.get(stream_id)
+        if stream is not None:
+            stream.append(event)
+
+    async def close(self, stream_id: str) -> None:
+        self._finish(stream_id)
+
+    def _finish(self, stream_id: str) -> None:
+        stream = self._streams.get(stream_id)
+        if stream is None or stream.closed:
+            return
+        stream.close()
+        chat_id = self._chats.pop(stream_id, None)
+        if chat_id is not None and self._active.get(chat_id) == stream_id:
+            del self._active[chat_id]
+        self._closed[stream_id] = None
+        self._schedule(stream_id, self._closed_ttl, self._forget)
+        while len(self._closed) > self._max_closed:
+            oldest, _ = self._closed.popitem(last=False)
+            self._forget(oldest)
+
+    async def read(self, stream_id: str) -> AsyncIterator[bytes]:
+        stream = self._streams.get(stream_id)
+        if stream is None:
+            return
+        async for event in stream.iterate():
+            yield event
+
+    async def active_stream(self, chat_id: str) -> str | None:
+        return self._active.get(chat_id)
+
+    async def request_stop(self, stream_id: str) -> bool:
+        stream = self._streams.get(stream_id)
+        if stream is None or stream.closed:
+            return False
+        stream.stop.set()
+        return True
+
+    async def stop_requested(self, stream_id: str) -> AsyncIterator[None]:
+        stream = self._streams.get(stream_id)
+        if stream is None:
+            return
+        await stream.stop.wait()
+        yield None
+
+    async def aclose(self) -> None:
+        for stream_id in list(self._streams):
+            self._finish(stream_id)
+        for timer in self._timers.values():
+            timer.cancel()
+        self._timers.clear()
+        self._streams.clear()
+        self._closed.clear()
+
+    # --- internals --------------------------------------------------------------------
+    def _schedule(self, stream_id: str, delay: float, action: Callable[[str], None]) -> None:
+        previous = self._timers.pop(stream_id, None)
+        if previous is not None:
+            previous.cancel()
+        loop = asyncio.get_running_loop()
+        self._timers[stream_id] = loop.call_later(delay, action, stream_id)
+
+    def _expire_live(self, stream_id: str) -> None:
+        self._timers.pop(stream_id, None)
+        self._finish(stream_id)
+
+    def _forget(self, stream_id: str) -> None:
+        timer = self._timers.pop(stream_id, None)
+        if timer is not None:
+            timer.cancel()
+        self._closed.pop(stream_id, None)
+        stream = self._streams.pop(stream_id, None)
+        if stream is not None and not stream.closed:
+            stream.close()
+        chat_id = self._chats.pop(stream_id, None)
+        if chat_id is not None and self._active.get(chat_id) == stream_id:
+            del self._active[chat_id]

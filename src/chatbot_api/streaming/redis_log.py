@@ -1,0 +1,264 @@
+"""The Redis stream log: events in Redis Streams (batched writes, expiry), resumable and
+stoppable from any worker; readers on the producing worker are served from memory."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from typing import cast
+
+import structlog
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
+
+from chatbot_api.streaming.memory import DEFAULT_CLOSED_TTL, DEFAULT_LIVE_TTL, LocalStream
+
+log = structlog.get_logger(__name__)
+
+EVENT = b"e"  # field of an SSE event entry
+DONE = b"done"  # field of the final entry
+OPEN = b"open"  # field of the first entry (makes the stream exist before any event)
+READ_PAGE = 500
+MAX_BLOCK_MS = 2000
+STOP_POLL_SECONDS = 5.0
+SUBSCRIBE_TIMEOUT = 5.0
+# Delete the chat's active-stream key only if it still names this stream.
+CLEAR_ACTIVE = (
+    "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end return 0"
+)
+Entries = list[tuple[bytes, dict[bytes, bytes]]]
+
+
+class RedisStreamLog:
+    """Stream logs in Redis Streams under `prefix`.
+
+    `append` never waits: the event goes to the local fan-out at once and to a buffer that
+    one background task writes every `flush_ms` in a single pipeline. Stops travel on one
+    pub/sub channel per prefix, with a key as a backstop.
+    """
+
+    def __init__(
+        self,
+        redis: Redis,
+        *,
+        prefix: str,
+        flush_ms: float = 5.0,
+        live_ttl: float = DEFAULT_LIVE_TTL,
+        closed_ttl: float = DEFAULT_CLOSED_TTL,
+    ) -> None:
+        self._redis = redis
+        self._prefix = prefix
+        self._flush_seconds = flush_ms / 1000
+        self._live_ttl = max(1, int(live_ttl))
+        self._closed_ttl = max(1, int(closed_ttl))
+        self._channel = f"{prefix}stream-stop"
+        # A blocking XREAD must return before the client's socket timeout fires.
+        kwargs = redis.connection_pool.connection_kwargs
+        socket_timeout = kwargs.get("socket_timeout") or kwargs.get("orig_socket_timeout")
+        self._block_ms = MAX_BLOCK_MS
+        if socket_timeout:
+            self._block_ms = max(100, min(MAX_BLOCK_MS, int(socket_timeout * 500)))
+        self._local: dict[str, LocalStream] = {}
+        self._chats: dict[str, str] = {}
+        self._pending: list[tuple[str, bytes]] = []
+        self._has_pending = asyncio.Event()
+        self._write_lock = asyncio.Lock()
+        self._flusher: asyncio.Task[None] | None = None
+        self._listener: asyncio.Task[None] | None = None
+        self._subscribed = asyncio.Event()
+
+    # --- keys -------------------------------------------------------------------------
+    def _stream_key(self, stream_id: str) -> str:
+        return f"{self._prefix}stream:{stream_id}"
+
+    def _live_key(self, stream_id: str) -> str:
+        return f"{self._prefix}stream:{stream_id}:live"
+
+    def _stop_key(self, stream_id: str) -> str:
+        return f"{self._prefix}stream:{stream_id}:stop"
+
+    def _active_key(self, chat_id: str) -> str:
+        return f"{self._prefix}chat:{chat_id}:active-stream"
+
+    # --- producer ---------------------------------------------------------------------
+    async def open(self, stream_id: str, chat_id: str) -> None:
+        await self._start_background()
+        self._local[stream_id] = LocalStream()
+        self._chats[stream_id] = chat_id
+        key = self._stream_key(stream_id)
+        async with self._redis.pipeline(transaction=False) as pipe:
+            pipe.delete(key, self._stop_key(stream_id))
+            pipe.xadd(key, {OPEN: b"1"})
+            pipe.expire(key, self._live_ttl)
+            pipe.set(self._live_key(stream_id), chat_id, ex=self._live_ttl)
+            pipe.set(self._active_key(chat_id), stream_id, ex=self._live_ttl)
+            await pipe.execute()
+
+    def append(self, stream_id: str, event: bytes) -> None:
+        local = self._local.get(stream_id)
+        if local is None or local.closed:
+            return
+        local.append(event)
+        self._pending.append((stream_id, event))
+        self._has_pending.set()
+
+    async def close(self, stream_id: str) -> None:
+        local = self._local.get(stream_id)
+        if local is None or local.closed:
+            return
+        local.close()
+        chat_id = self._chats.pop(stream_id, "")
+        key = self._stream_key(stream_id)
+        try:
+            async with self._write_lock:
+                batch, self._pending = self._pending, []
+                async with self._redis.pipeline(transaction=False) as pipe:
+                    self._queue_batch(pipe, batch)
+                    pipe.xadd(key, {DONE: b"1"})
+                    pipe.expire(key, self._closed_ttl)
+                    pipe.delete(self._live_key(stream_id), self._stop_key(stream_id))
+                    pipe.eval(CLEAR_ACTIVE, 1, self._active_key(chat_id), stream_id)
+                    await pipe.execute()
+        except (RedisError, OSError):
+            log.exception("stream_log_close_failed", stream_id=stream_id)
+        finally:
+            self._local.pop(stream_id, None)
+
+    def _queue_batch(self, pipe: Redis, batch: list[tuple[str, bytes]]) -> None:
+        touched: set[str] = set()
+        for stream_id, event in batch:
+            key = self._stream_key(stream_id)
+            pipe.xadd(key, {EVENT: event})
+            touched.add(key)
+        for key in touched:
+            pipe.expire(key, self._live_ttl)
+
+    async def _flush_forever(self) -> None:
+        while True:
+            await self._has_pending.wait()
+            await asyncio.sleep(self._flush_seconds)
+            async with self._write_lock:
+                self._has_pending.clear()
+                batch, self._pending = self._pending, []
+                if not batch:
+                    continue
+                try:
+                    async with self._redis.pipeline(transaction=False) as pipe:
+                        self._queue_batch(pipe, batch)
+                        await pipe.execute()
+                except (RedisError, OSError):
+                    log.exception("stream_log_flush_failed", events=len(batch))
+
+    # --- readers ----------------------------------------------------------------------
+    async def read(self, stream_id: str) -> AsyncIterator[bytes]:
+        local = self._local.get(stream_id)
+        if local is not None:
+            async for event in local.iterate():
+                yield event
+            return
+        async for event in self._read_remote(self._stream_key(stream_id)):
+            yield event
+
+    async def _read_remote(self, key: str) -> AsyncIterator[bytes]:
+        last = b"-"
+        while True:  # the backlog, page by page
+            start = last if last == b"-" else b"(" + last
+            entries = cast(Entries, await self._redis.xrange(key, min=start, count=READ_PAGE))
+            for entry_id, fields in entries:
+                last = entry_id
+                if DONE in fields:
+                    return
+                if EVENT in fields:
+                    yield fields[EVENT]
+            if len(entries) < READ_PAGE:
+                break
+        if last == b"-":
+            return  # unknown or expired
+        while True:  # then live entries as they arrive
+            response = cast(
+                "list[tuple[bytes, Entries]]",
+                await self._redis.xread({key: last}, count=READ_PAGE, block=self._block_ms),
+            )
+            if not response:
+                if not await self._redis.exists(key):
+                    return
+                continue
+            for entry_id, fields in response[0][1]:
+                last = entry_id
+                if DONE in fields:
+                    return
+                if EVENT in fields:
+                    yield fields[EVENT]
+
+    async def active_stream(self, chat_id: str) -> str | None:
+        value = cast("bytes | None", await self._redis.get(self._active_key(chat_id)))
+        return None if value is None else value.decode()
+
+    # --- stop -------------------------------------------------------------------------
+    async def request_stop(self, stream_id: str) -> bool:
+        local = self._local.get(stream_id)
+        if local is not None:
+            if local.closed:
+                return False
+            local.stop.set()
+            return True
+        if not await self._redis.exists(self._live_key(stream_id)):
+            return False
+        async with self._redis.pipeline(transaction=False) as pipe:
+            pipe.set(self._stop_key(stream_id), b"1", ex=self._live_ttl)
+            pipe.publish(self._channel, stream_id)
+            await pipe.execute()
+        return True
+
+    async def stop_requested(self, stream_id: str) -> AsyncIterator[None]:
+        local = self._local.get(stream_id)
+        if local is None:
+            return
+        stop_key = self._stop_key(stream_id)
+        while not local.stop.is_set() and not local.closed:
+            if await self._redis.exists(stop_key):
+                break
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(local.stop.wait(), STOP_POLL_SECONDS)
+        if not local.closed:
+            yield None
+
+    async def _listen_forever(self) -> None:
+        while True:
+            pubsub = self._redis.pubsub(ignore_subscribe_messages=True)
+            try:
+                await pubsub.subscribe(self._channel)
+                self._subscribed.set()
+                while True:
+                    message = await pubsub.get_message(timeout=None)
+                    if message is None:
+                        continue
+                    local = self._local.get(message["data"].decode())
+                    if local is not None:
+                        local.stop.set()
+            except (RedisError, OSError):
+                log.exception("stream_log_stop_listener_failed")
+                await asyncio.sleep(1.0)
+            finally:
+                with contextlib.suppress(RedisError, OSError):
+                    await pubsub.aclose()  # type: ignore[no-untyped-call]
+
+    async def _start_background(self) -> None:
+        if self._flusher is None:
+            self._flusher = asyncio.create_task(self._flush_forever(), name="stream-log-flush")
+        if self._listener is None:
+            self._listener = asyncio.create_task(self._listen_forever(), name="stream-log-stop")
+        with contextlib.suppress(TimeoutError):  # else stops arrive by the key poll
+            await asyncio.wait_for(self._subscribed.wait(), SUBSCRIBE_TIMEOUT)
+
+    async def aclose(self) -> None:
+        for stream_id in list(self._local):
+            with contextlib.suppress(RedisError, OSError):
+                await self.close(stream_id)
+        for task in (self._flusher, self._listener):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+        self._flusher = self._listener = None

@@ -1,0 +1,119 @@
+"""The Redis stream log across workers: live resume, batching latency, expiry of every key."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator
+
+import pytest
+from redis.asyncio import Redis
+
+from chatbot_api.streaming.redis_log import RedisStreamLog
+
+Workers = tuple[RedisStreamLog, RedisStreamLog, Redis, str]
+
+
+@pytest.fixture
+async def workers(redis_url: str) -> AsyncIterator[Workers]:
+    """Two logs with their own connections (= two workers) and an inspection client."""
+    prefix = f"test:{uuid.uuid4().hex[:8]}:"
+    clients = [Redis.from_url(redis_url) for _ in range(3)]
+    a = RedisStreamLog(clients[0], prefix=prefix, flush_ms=5, live_ttl=3600, closed_ttl=60)
+    b = RedisStreamLog(clients[1], prefix=prefix, flush_ms=5, live_ttl=3600, closed_ttl=60)
+    yield a, b, clients[2], prefix
+    await a.aclose()
+    await b.aclose()
+    keys = [key async for key in clients[2].scan_iter(match=prefix + "*")]
+    if keys:
+        await clients[2].delete(*keys)
+    for client in clients:
+        await client.aclose()
+
+
+async def test_remote_reader_gets_live_events_in_order_from_start(workers: Workers) -> None:
+    a, b, _, _ = workers
+    await a.open("s1", "chat-1")
+    sent = [f"data: {i}\n\n".encode() for i in range(300)]
+    for event in sent[:100]:
+        a.append("s1", event)
+    await asyncio.sleep(0.05)
+    received: list[bytes] = []
+    first_live = asyncio.Event()
+
+    async def read() -> None:
+        async for event in b.read("s1"):
+            received.append(event)
+            if len(received) == 101:
+                first_live.set()
+
+    reader = asyncio.create_task(read())
+    await asyncio.sleep(0.05)
+    assert received == sent[:100]
+    started = asyncio.get_running_loop().time()
+    a.append("s1", sent[100])
+    await asyncio.wait_for(first_live.wait(), 1)
+    assert asyncio.get_running_loop().time() - started < 0.2  # batched, never held back
+    for i, event in enumerate(sent[101:]):
+        a.append("s1", event)
+        if i % 25 == 0:
+            await asyncio.sleep(0.001)
+    await a.close("s1")
+    await asyncio.wait_for(reader, 5)
+    assert received == sent
+
+
+async def test_appends_are_batched_into_few_writes(workers: Workers) -> None:
+    a, _, inspect, prefix = workers
+    await a.open("s1", "chat-1")
+    for i in range(1000):
+        a.append("s1", f"data: {i}\n\n".encode())
+    await asyncio.sleep(0.05)
+    entries = await inspect.xrange(f"{prefix}stream:s1")
+    assert len(entries) == 1001  # the open marker + every event
+    assert [fields[b"e"] for _, fields in entries[1:3]] == [b"data: 0\n\n", b"data: 1\n\n"]
+
+
+async def test_keys_expire_while_live_and_shortly_after_close(workers: Workers) -> None:
+    a, b, inspect, prefix = workers
+    await a.open("s1", "chat-1")
+    a.append("s1", b"data: 1\n\n")
+    await asyncio.sleep(0.05)
+    for key in (
+        f"{prefix}stream:s1",
+        f"{prefix}stream:s1:live",
+        f"{prefix}chat:chat-1:active-stream",
+    ):
+        assert 3500 < await inspect.ttl(key) <= 3600, key
+    assert await b.request_stop("s1") is True
+    assert 3500 < await inspect.ttl(f"{prefix}stream:s1:stop") <= 3600
+    await a.close("s1")
+    assert 0 < await inspect.ttl(f"{prefix}stream:s1") <= 60
+    remaining = sorted([key async for key in inspect.scan_iter(match=prefix + "*")])
+    assert remaining == [f"{prefix}stream:s1".encode()]
+
+
+async def test_reader_ends_when_log_expires_without_close(workers: Workers) -> None:
+    a, b, inspect, prefix = workers
+    await a.open("s1", "chat-1")
+    a.append("s1", b"data: 1\n\n")
+    await asyncio.sleep(0.05)
+    reader = asyncio.create_task(_collect(b, "s1"))
+    await asyncio.sleep(0.05)
+    await inspect.delete(f"{prefix}stream:s1")  # as if the producer died and the key expired
+    assert await asyncio.wait_for(reader, 7) == [b"data: 1\n\n"]
+
+
+async def test_events_after_close_are_ignored(workers: Workers) -> None:
+    a, b, _, _ = workers
+    await a.open("s1", "chat-1")
+    a.append("s1", b"data: 1\n\n")
+    await a.close("s1")
+    a.append("s1", b"data: 2\n\n")
+    await asyncio.sleep(0.02)
+    assert await _collect(b, "s1") == [b"data: 1\n\n"]
+    assert await _collect(a, "s1") == [b"data: 1\n\n"]
+
+
+async def _collect(stream_log: RedisStreamLog, stream_id: str) -> list[bytes]:
+    return [event async for event in stream_log.read(stream_id)]
