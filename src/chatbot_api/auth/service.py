@@ -95,12 +95,13 @@ class AuthService:
     async def login(self, email: str, password: str, *, client_ip: str) -> TokenResponse:
         await self.throttles.login_per_ip.check(client_ip)
         await self.throttles.login_per_account.check(email.lower())
+        # Guests never sign in with a password; case variants of one e-mail are all tried.
         candidates = [] if is_guest_email(email) else await repo.users_by_email(self.session, email)
-        hashes = [user.password for user in candidates if user.password]
-        for user in candidates:
-            if user.password and await _verify(password, user.password):
+        with_password = [(user, user.password) for user in candidates if user.password]
+        for user, password_hash in with_password:
+            if await _verify(password, password_hash):
                 return await self._issue_tokens(user, "regular")
-        if not hashes:
+        if not with_password:
             # Same cost as a real check, so response times do not reveal unknown accounts.
             await _verify(password, DUMMY_PASSWORD_HASH)
         raise InvalidCredentials()
