@@ -10,6 +10,8 @@ from chatbot_api.auth.dependencies import CurrentUser, SettingsDep
 from chatbot_api.cloud.errors import PayloadTooLarge
 from chatbot_api.cloud.schemas import CloudErrorBody
 from chatbot_api.cloud.service import ThreadService
+from chatbot_api.cloud.telemetry import TelemetryService
+from chatbot_api.cloud.titles import TitleRun
 from chatbot_api.db.session import SessionDep
 
 ERROR_DESCRIPTIONS = {
@@ -50,3 +52,22 @@ async def get_thread_service(
 
 
 ThreadServiceDep = Annotated[ThreadService, Depends(get_thread_service)]
+
+
+async def get_telemetry_service(session: SessionDep, user: CurrentUser) -> TelemetryService:
+    return TelemetryService(session, user)
+
+
+TelemetryServiceDep = Annotated[TelemetryService, Depends(get_telemetry_service)]
+
+
+def get_title_run(request: Request, settings: SettingsDep) -> TitleRun:
+    state = request.app.state
+    return TitleRun(
+        state.session_factory,
+        getattr(state, "models", None),
+        settings.assistant_cloud_title_timeout_seconds,
+    )
+
+
+TitleRunDep = Annotated[TitleRun, Depends(get_title_run)]

@@ -18,6 +18,11 @@ async def add(session: AsyncSession, row: object) -> None:
     await session.flush()
 
 
+async def add_all(session: AsyncSession, rows: Sequence[object]) -> None:
+    session.add_all(rows)
+    await session.flush()
+
+
 # --- threads -------------------------------------------------------------------------------
 
 
