@@ -207,3 +207,34 @@ def stream_log_stopgap(app: Any) -> None:
         from chatbot_api.streaming.memory import MemoryStreamLog
 
         app.state.stream_log = MemoryStreamLog()
+
+
+def assemble(
+    clients_dir: Path,
+    raw: bytes,
+    version: str = "ai6",
+    start: dict[str, Any] | None = None,
+    *,
+    allow_errors: bool = False,
+) -> dict[str, Any]:
+    """`{message, errors, chunks}`: what the real `ai` client assembles from this SSE body."""
+    import tempfile
+
+    from tests.conftest import run_node
+
+    with tempfile.TemporaryDirectory() as tmp:
+        body = Path(tmp) / "body.sse"
+        body.write_bytes(raw)
+        args = [version, str(body)]
+        if start is not None:
+            start_file = Path(tmp) / "start.json"
+            start_file.write_bytes(orjson.dumps(start))
+            args.append(str(start_file))
+        result: dict[str, Any] = run_node(clients_dir, "assemble.mjs", *args)
+    if not allow_errors:
+        assert result["errors"] == [], result["errors"]
+    return result
+
+
+def ui_message(message: Message) -> dict[str, Any]:
+    return {"id": str(message.id), "role": message.role, "parts": message.parts}

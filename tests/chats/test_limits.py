@@ -1,0 +1,109 @@
+"""Exact daily message limits: the N-th message passes, the (N+1)-th is 429, even at once."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+from typing import Any
+
+import httpx
+import pytest
+from fastapi import FastAPI
+
+from chatbot_api.chats.models import Message
+from chatbot_api.core.config import Settings
+from chatbot_api.db.types import utcnow
+from tests.chats.conftest import chat_body, live_server, send, turn_overrides
+from tests.chats.helpers import count_rows
+from tests.factories import make_chat, make_message, make_user
+
+pytestmark = pytest.mark.usefixtures("stream_log_stopgap")
+
+
+@pytest.fixture
+def settings_overrides() -> dict[str, Any]:
+    return turn_overrides(guest_max_messages_per_day=3, regular_max_messages_per_day=4)
+
+
+async def _seed(app: FastAPI, user: Any, count: int, *, age: timedelta = timedelta()) -> Any:
+    chat = await make_chat(app, user)
+    for _ in range(count):
+        await make_message(app, chat, created_at=utcnow() - age)
+    return chat
+
+
+@pytest.mark.parametrize(("user_type", "limit"), [("guest", 3), ("regular", 4)])
+async def test_post_chat_nth_message_passes_and_next_is_429(
+    db: Any, app: FastAPI, client: httpx.AsyncClient, user_type: Any, limit: int
+) -> None:
+    user = await make_user(app, user_type=user_type)
+    chat = await _seed(app, user, limit - 1)
+    response, chunks = await send(client, user, chat_body(chat_id=chat.id))
+    assert response.status_code == 200
+    assert chunks[-1]["type"] == "finish"
+    response, _ = await send(client, user, chat_body(chat_id=chat.id))
+    assert response.status_code == 429
+    assert response.json()["code"] == "rate_limit:chat"
+    assert int(response.headers["retry-after"]) > 0
+    assert await count_rows(app, Message, role="user") == limit
+
+
+async def test_post_chat_counts_only_the_last_24_hours_of_user_messages(
+    db: Any, app: FastAPI, client: httpx.AsyncClient
+) -> None:
+    user = await make_user(app, user_type="guest")
+    chat = await _seed(app, user, 5, age=timedelta(hours=24, minutes=1))
+    await make_message(app, chat, role="assistant")
+    await make_message(app, chat, role="assistant")
+    for _ in range(3):
+        response, _ = await send(client, user, chat_body(chat_id=chat.id))
+        assert response.status_code == 200
+    response, _ = await send(client, user, chat_body(chat_id=chat.id))
+    assert response.status_code == 429
+
+
+async def test_post_chat_limit_counts_messages_across_the_users_chats(
+    db: Any, app: FastAPI, client: httpx.AsyncClient
+) -> None:
+    user = await make_user(app, user_type="guest")
+    other = await make_user(app, user_type="guest")
+    await _seed(app, user, 2)
+    await _seed(app, other, 3)
+    response, _ = await send(client, user, chat_body())
+    assert response.status_code == 200
+    response, _ = await send(client, user, chat_body())
+    assert response.status_code == 429
+
+
+async def test_post_chat_limit_rejection_writes_nothing(
+    db: Any, app: FastAPI, client: httpx.AsyncClient
+) -> None:
+    user = await make_user(app, user_type="guest")
+    await _seed(app, user, 3)
+    body = chat_body()
+    response, _ = await send(client, user, body)
+    assert response.status_code == 429
+    assert await count_rows(app, Message, role="user") == 3
+    async with app.state.session_factory() as session:
+        from chatbot_api.chats.models import Chat
+
+        assert await session.get(Chat, __import__("uuid").UUID(body["id"])) is None
+
+
+async def test_post_chat_simultaneous_requests_accept_exactly_the_limit(
+    db: Any, app: FastAPI, settings: Settings
+) -> None:
+    """N+5 requests at the same moment over real HTTP: exactly N are accepted."""
+    limit = 4
+    user = await make_user(app)
+    with live_server(settings) as base_url:
+        async with httpx.AsyncClient(base_url=base_url, timeout=60) as http:
+
+            async def one() -> int:
+                response = await http.post("/api/chat", json=chat_body(), headers=user.headers)
+                await response.aread()
+                return response.status_code
+
+            statuses = await asyncio.gather(*(one() for _ in range(limit + 5)))
+    assert sorted(statuses) == [200] * limit + [429] * 5
+    assert await count_rows(app, Message, role="user") == limit
