@@ -10,7 +10,8 @@ from typing import Any
 from sqlalchemy import and_, delete, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from chatbot_api.cloud.models import CloudFeedback, CloudMessage, CloudThread
+from chatbot_api.auth.models import User
+from chatbot_api.cloud.models import CloudFeedback, CloudIdentity, CloudMessage, CloudThread
 
 
 async def add(session: AsyncSession, row: object) -> None:
@@ -192,3 +193,20 @@ async def update_message_content(
     )
     result = await session.execute(stmt)
     return bool(getattr(result, "rowcount", 0))
+
+
+# --- identities ----------------------------------------------------------------------------
+
+
+async def identity_user(
+    session: AsyncSession, workspace_id: str, external_user_id: str
+) -> User | None:
+    stmt = (
+        select(User)
+        .join(CloudIdentity, CloudIdentity.user_id == User.id)
+        .where(
+            CloudIdentity.workspace_id == workspace_id,
+            CloudIdentity.external_user_id == external_user_id,
+        )
+    )
+    return (await session.scalars(stmt)).first()
