@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import uuid
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import pytest
 from redis.asyncio import Redis
 
 from chatbot_api.streaming.redis_log import RedisStreamLog
+from chatbot_api.streaming.writer import UIMessageWriter
+from tests.streaming.conftest import assemble
 
 Workers = tuple[RedisStreamLog, RedisStreamLog, Redis, str]
 
@@ -117,3 +121,27 @@ async def test_events_after_close_are_ignored(workers: Workers) -> None:
 
 async def _collect(stream_log: RedisStreamLog, stream_id: str) -> list[bytes]:
     return [event async for event in stream_log.read(stream_id)]
+
+
+async def test_remote_replay_assembles_like_the_producer_message(
+    workers: Workers, clients_dir: Path, tmp_path: Path
+) -> None:
+    a, b, _, _ = workers
+    await a.open("s1", "chat-1")
+    writer = UIMessageWriter(functools.partial(a.append, "s1"))
+    writer.start("msg-1")
+    writer.start_step()
+    writer.text_start("t1")
+    for word in ("Resumed ", "from ", "another ", "worker"):
+        writer.text_delta("t1", word)
+    reader = asyncio.create_task(_collect(b, "s1"))
+    writer.text_end("t1")
+    writer.finish_step()
+    writer.finish("stop")
+    writer.done()
+    await a.close("s1")
+    body = b"".join(await asyncio.wait_for(reader, 5))
+    result = assemble(clients_dir, tmp_path, 6, body)
+    assert result["errors"] == []
+    assert result["message"]["parts"] == writer.message_parts()
+    assert body.endswith(b"data: [DONE]\n\n")

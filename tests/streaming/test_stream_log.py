@@ -156,3 +156,25 @@ async def test_stop_requested_before_watching_is_seen(new_worker: NewWorker) -> 
 async def test_stop_of_unknown_stream_is_refused(new_worker: NewWorker) -> None:
     worker = await new_worker()
     assert await worker.request_stop("missing") is False
+
+
+async def test_memory_log_evicts_closed_logs_after_ttl_and_beyond_bound() -> None:
+    stream_log = MemoryStreamLog(closed_ttl=0.05, max_closed=2)
+    for stream_id in ("s1", "s2", "s3"):
+        await stream_log.open(stream_id, "chat-" + stream_id)
+        stream_log.append(stream_id, b"data: 1\n\n")
+        await stream_log.close(stream_id)
+    assert await collect(stream_log, "s1") == []  # beyond max_closed
+    assert await collect(stream_log, "s3") == [b"data: 1\n\n"]
+    await asyncio.sleep(0.1)
+    assert await collect(stream_log, "s3") == []
+    await stream_log.aclose()
+
+
+async def test_memory_log_closes_live_log_after_live_ttl() -> None:
+    stream_log = MemoryStreamLog(live_ttl=0.05)
+    await stream_log.open("s1", "chat-1")
+    reader = asyncio.create_task(collect(stream_log, "s1"))
+    assert await asyncio.wait_for(reader, 1) == []
+    assert await stream_log.active_stream("chat-1") is None
+    await stream_log.aclose()
