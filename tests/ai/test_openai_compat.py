@@ -356,3 +356,13 @@ async def test_registry_routes_frontend_ids_to_the_gateway(
     assert body["model"] == "anthropic/claude-3.7-sonnet"
     assert body["reasoning"]["enabled"] is True
     assert server.requests[0].headers["authorization"] == "Bearer gw-key"
+
+
+async def test_gateway_credit_card_error_inside_the_stream_is_recognisable(
+    http: httpx.AsyncClient, server: FakeOpenAIServer
+) -> None:
+    text = "AI Gateway requires a valid credit card on file to service requests."
+    server.queue(stream_reply([{"error": {"message": text, "type": "x"}}], done=False))
+    _, error = await collect_until_error(provider(http, server), request())
+    assert isinstance(error, errors.GatewayCreditCardRequired)
+    assert error.status == 402
