@@ -1,0 +1,170 @@
+"""Failures in a turn: provider errors, stalls and failed titles end cleanly and keep replies."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from fastapi import FastAPI
+
+from chatbot_api.ai.base import (
+    ModelEvent,
+    ModelRequest,
+    ProviderError,
+    StepFinish,
+    TextDelta,
+    Usage,
+)
+from chatbot_api.chats.turn_steps import STALLED
+from tests.chats.conftest import (
+    assemble,
+    chat_body,
+    send,
+    stored_chat,
+    stored_messages,
+    text_of,
+    turn_overrides,
+    ui_message,
+)
+from tests.factories import make_user
+
+pytestmark = pytest.mark.usefixtures("stream_log_stopgap")
+
+
+@pytest.fixture
+def settings_overrides() -> dict[str, Any]:
+    return turn_overrides(chat_step_idle_timeout_seconds=0.5)
+
+
+class ScriptedProvider:
+    """Streams `words`, then fails, stalls or finishes."""
+
+    def __init__(self, words: list[str], *, then: str = "finish") -> None:
+        self.words = words
+        self.then = then
+        self.calls = 0
+
+    async def aclose(self) -> None:
+        return None
+
+    async def stream(self, request: ModelRequest) -> AsyncIterator[ModelEvent]:
+        self.calls += 1
+        for word in self.words:
+            yield TextDelta(word)
+        if self.then == "fail":
+            raise ProviderError("The model provider failed.", detail="upstream 500: secret body")
+        if self.then == "stall":
+            await asyncio.sleep(3600)
+        yield StepFinish("stop", Usage(input_tokens=3, output_tokens=len(self.words)))
+
+
+def use_chat_provider(app: FastAPI, provider: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    registry = app.state.models
+    original = registry.resolve
+
+    def resolve(model_id: str) -> Any:
+        return dataclasses.replace(original(model_id), provider=provider)
+
+    monkeypatch.setattr(registry, "resolve", resolve)
+
+
+def use_title_provider(app: FastAPI, provider: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    registry = app.state.models
+    title = dataclasses.replace(registry.title_model(), provider=provider)
+    monkeypatch.setattr(registry, "title_model", lambda: title)
+
+
+async def test_provider_failure_mid_stream_sends_a_short_error_and_keeps_the_partial(
+    db: Any,
+    app: FastAPI,
+    client: httpx.AsyncClient,
+    monkeypatch: pytest.MonkeyPatch,
+    clients_dir: Path,
+) -> None:
+    use_chat_provider(app, ScriptedProvider(["Partial ", "answer"], then="fail"), monkeypatch)
+    user = await make_user(app)
+    body = chat_body("Hello there")
+    response, chunks = await send(client, user, body)
+    assert response.status_code == 200
+    errors = [c for c in chunks if c["type"] == "error"]
+    assert errors == [{"type": "error", "errorText": "The model provider failed."}]
+    assert "secret" not in response.text
+    assert chunks[-1] == {"type": "finish", "finishReason": "error"}
+    result = assemble(clients_dir, response.content, allow_errors=True)
+    assert result["errors"] == ["The model provider failed."]
+    saved = (await stored_messages(app, body["id"]))[-1]
+    assert saved.role == "assistant"
+    assert ui_message(saved)["parts"] == result["message"]["parts"]
+    assert saved.parts[-1] == {"type": "text", "text": "Partial answer", "state": "done"}
+
+
+async def test_provider_failure_before_any_output_saves_no_empty_reply(
+    db: Any, app: FastAPI, client: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    use_chat_provider(app, ScriptedProvider([], then="fail"), monkeypatch)
+    user = await make_user(app)
+    body = chat_body("Hello there")
+    _, chunks = await send(client, user, body)
+    assert [c["type"] for c in chunks if c["type"] == "error"] == ["error"]
+    assert [m.role for m in await stored_messages(app, body["id"])] == ["user"]
+
+
+async def test_service_answers_the_next_turn_after_a_provider_failure(
+    db: Any, app: FastAPI, client: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    provider = ScriptedProvider(["Oops"], then="fail")
+    use_chat_provider(app, provider, monkeypatch)
+    user = await make_user(app)
+    body = chat_body("Hello there")
+    await send(client, user, body)
+    provider.then = "finish"
+    provider.words = ["Fine ", "now"]
+    response, chunks = await send(client, user, chat_body("Again", chat_id=body["id"]))
+    assert response.status_code == 200
+    assert text_of(chunks) == "Fine now"
+    assert chunks[-1] == {"type": "finish", "finishReason": "stop"}
+
+
+async def test_stalled_upstream_is_cut_after_the_idle_timeout(
+    db: Any, app: FastAPI, client: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    use_chat_provider(app, ScriptedProvider(["Thinking "], then="stall"), monkeypatch)
+    user = await make_user(app)
+    body = chat_body("Hello there")
+    response, chunks = await asyncio.wait_for(send(client, user, body), 10)
+    assert [c for c in chunks if c["type"] == "error"] == [{"type": "error", "errorText": STALLED}]
+    saved = (await stored_messages(app, body["id"]))[-1]
+    assert saved.parts[-1]["text"] == "Thinking "
+
+
+async def test_failed_title_keeps_new_chat_and_adds_no_error(
+    db: Any, app: FastAPI, client: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    use_title_provider(app, ScriptedProvider([], then="fail"), monkeypatch)
+    user = await make_user(app)
+    body = chat_body("Hello there")
+    _, chunks = await send(client, user, body)
+    assert not [c for c in chunks if c["type"] in ("error", "data-chat-title")]
+    assert chunks[-1] == {"type": "finish", "finishReason": "stop"}
+    chat = await stored_chat(app, body["id"])
+    assert chat is not None
+    assert chat.title == "New chat"
+
+
+async def test_slow_title_never_delays_the_first_token(
+    db: Any, app: FastAPI, client: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    use_title_provider(app, ScriptedProvider(["Slow title"], then="stall"), monkeypatch)
+    monkeypatch.setattr(app.state.settings, "chat_title_timeout_seconds", 0.5)
+    user = await make_user(app)
+    body = chat_body("Hello there")
+    _, chunks = await send(client, user, body)
+    types = [c["type"] for c in chunks]
+    assert types.index("text-delta") < len(types)
+    assert "data-chat-title" not in types  # it timed out: no title, no error
+    assert "error" not in types
