@@ -136,7 +136,7 @@ async def test_stalled_upstream_is_cut_after_the_idle_timeout(
     use_chat_provider(app, ScriptedProvider(["Thinking "], then="stall"), monkeypatch)
     user = await make_user(app)
     body = chat_body("Hello there")
-    response, chunks = await asyncio.wait_for(send(client, user, body), 10)
+    _, chunks = await asyncio.wait_for(send(client, user, body), 10)
     assert [c for c in chunks if c["type"] == "error"] == [{"type": "error", "errorText": STALLED}]
     saved = (await stored_messages(app, body["id"]))[-1]
     assert saved.parts[-1]["text"] == "Thinking "
