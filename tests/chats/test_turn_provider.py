@@ -1,4 +1,4 @@
-"""Turns on the provider path: an OpenAI-compatible upstream (the AI Gateway's API) faked locally."""
+"""Turns on the provider path: an OpenAI-compatible upstream (the AI Gateway's API), faked."""
 
 from __future__ import annotations
 
@@ -65,13 +65,11 @@ def scripted(request: RecordedRequest) -> Reply:
         return stream_reply(
             [*tool_call_chunks(0, "call_1", "createDocument", args), *_finish("tool_calls")]
         )
-    if "loop" in str(last) or messages[-1]["role"] == "tool":
-        if request.json().get("tools") and "loop" in str(messages[1]["content"]):
-            args = [f'{{"id": "{uuid.uuid4()}", "description": "again"}}']
-            return stream_reply(
-                [*tool_call_chunks(0, f"call_{len(messages)}", "updateDocument", args),
-                 *_finish("tool_calls")]
-            )  # fmt: skip
+    looping = "loop" in str(messages[1]["content"])
+    if looping and request.json().get("tools"):
+        args = [f'{{"id": "{uuid.uuid4()}", "description": "again"}}']
+        call = tool_call_chunks(0, f"call_{len(messages)}", "updateDocument", args)
+        return stream_reply([*call, *_finish("tool_calls")])
     return stream_reply(text_stream(["Hello ", "from ", "upstream."], usage=(12, 3)))
 
 
@@ -108,7 +106,7 @@ async def test_provider_turn_streams_and_saves_what_the_client_assembled(
     body = chat_body("Hello there", model=MODEL)
     response, chunks = await send(client, user, body)
     assert text_of(chunks) == "Hello from upstream."
-    assert [c for c in chunks if c["type"] == "data-chat-title"][0]["data"] == "Fake Title"
+    assert next(c for c in chunks if c["type"] == "data-chat-title")["data"] == "Fake Title"
     assembled = assemble(clients_dir, response.content)["message"]
     saved = (await stored_messages(app, body["id"]))[-1]
     assert ui_message(saved)["parts"] == assembled["parts"]
@@ -202,19 +200,21 @@ async def test_stop_closes_the_upstream_request_within_a_second(
     chat = await make_chat(app, user)
     body = chat_body("Hello there", chat_id=chat.id, model=MODEL)
     with live_server(settings) as base_url:
-        async with httpx.AsyncClient(base_url=base_url, timeout=30) as http:
-            async with http.stream("POST", "/api/chat", json=body, headers=user.headers) as reply:
-                received = b""
-                async for data in reply.aiter_bytes():
-                    received += data
-                    if received.count(b'"text-delta"') >= 2:
-                        break
-                stopped = await http.post(f"/api/chat/{body['id']}/stop", headers=user.headers)
-                assert stopped.json() == {"stopped": True}
-                began = time.monotonic()
-                disconnected = await asyncio.to_thread(upstream.wait_for_disconnect, 1.0)
-                assert disconnected
-                assert time.monotonic() - began < 1.0
+        async with (
+            httpx.AsyncClient(base_url=base_url, timeout=30) as http,
+            http.stream("POST", "/api/chat", json=body, headers=user.headers) as reply,
+        ):
+            received = b""
+            async for data in reply.aiter_bytes():
+                received += data
+                if received.count(b'"text-delta"') >= 2:
+                    break
+            stopped = await http.post(f"/api/chat/{body['id']}/stop", headers=user.headers)
+            assert stopped.json() == {"stopped": True}
+            began = time.monotonic()
+            disconnected = await asyncio.to_thread(upstream.wait_for_disconnect, 1.0)
+            assert disconnected
+            assert time.monotonic() - began < 1.0
     saved = await wait_for(lambda: stored_messages(app, body["id"]), 5)
     assert saved[-1].role == "assistant"
     assert saved[-1].parts[-1]["text"].startswith("w0 w1 ")
