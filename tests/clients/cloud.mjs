@@ -250,6 +250,22 @@ async function telemetryScenario(alice, threadId) {
   report.telemetry = { run_id, feedback_id: feedback.feedback_id };
 }
 
+async function filesScenario(alice) {
+  const bytes = new Uint8Array([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 1, 2, 3]);
+  const upload = await alice.files.generatePresignedUploadUrl({ filename: "pixel.png" });
+  const put = await fetch(upload.signedUrl, {
+    method: "PUT",
+    headers: { "Content-Type": "image/png" },
+    body: bytes,
+  });
+  assert.ok(put.ok, `PUT to the signed URL answered ${put.status}`);
+  const read = await fetch(upload.publicUrl);
+  assert.equal(read.status, 200);
+  assert.equal(read.headers.get("content-type"), "image/png");
+  assert.deepEqual(new Uint8Array(await read.arrayBuffer()), bytes);
+  report.files = { key: upload.key };
+}
+
 const alice = client(await mintToken("alice"));
 const bob = client(await mintToken("bob"));
 const t1 = await threadsScenario(alice);
@@ -259,5 +275,6 @@ await titleScenario(alice);
 await isolationScenario(alice, bob, t1);
 await anonymousScenario(alice);
 await telemetryScenario(alice, t1);
+await filesScenario(alice);
 report.ok = true;
 process.stdout.write(JSON.stringify(report));

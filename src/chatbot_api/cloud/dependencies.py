@@ -1,4 +1,4 @@
-"""Who calls `/v1` and the services they get: `ThreadServiceDep`, body-size guards, error docs."""
+"""Who calls `/v1` and the services they get, body-size guards, the base URL, error docs."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from typing import Annotated, Any
 from fastapi import Depends, Request
 
 from chatbot_api.auth.dependencies import CurrentUser, SettingsDep
+from chatbot_api.cloud.attachments import AttachmentService
 from chatbot_api.cloud.errors import PayloadTooLarge
 from chatbot_api.cloud.schemas import CloudErrorBody
 from chatbot_api.cloud.service import ThreadService
@@ -71,3 +72,35 @@ def get_title_run(request: Request, settings: SettingsDep) -> TitleRun:
 
 
 TitleRunDep = Annotated[TitleRun, Depends(get_title_run)]
+
+
+async def read_capped_body(request: Request, max_bytes: int) -> bytes:
+    """The raw body, or 413 as soon as it is known to be over `max_bytes`."""
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > max_bytes:
+        raise PayloadTooLarge(f"The file is over the {max_bytes}-byte limit")
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > max_bytes:
+            raise PayloadTooLarge(f"The file is over the {max_bytes}-byte limit")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def base_url(request: Request, settings: SettingsDep) -> str:
+    """How clients reach this service: PUBLIC_BASE_URL, else the request's own base URL."""
+    return settings.public_base_url or str(request.base_url)
+
+
+BaseUrl = Annotated[str, Depends(base_url)]
+
+
+async def get_attachment_service(
+    request: Request, session: SessionDep, settings: SettingsDep
+) -> AttachmentService:
+    return AttachmentService(session, settings, request.app.state.storage)
+
+
+AttachmentServiceDep = Annotated[AttachmentService, Depends(get_attachment_service)]

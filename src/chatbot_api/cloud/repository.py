@@ -11,7 +11,13 @@ from sqlalchemy import and_, delete, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from chatbot_api.auth.models import User
-from chatbot_api.cloud.models import CloudFeedback, CloudIdentity, CloudMessage, CloudThread
+from chatbot_api.cloud.models import (
+    CloudAttachment,
+    CloudFeedback,
+    CloudIdentity,
+    CloudMessage,
+    CloudThread,
+)
 
 
 async def add(session: AsyncSession, row: object) -> None:
@@ -210,3 +216,10 @@ async def identity_user(
         )
     )
     return (await session.scalars(stmt)).first()
+
+
+# --- attachments ---------------------------------------------------------------------------
+
+
+async def get_attachment(session: AsyncSession, key: str) -> CloudAttachment | None:
+    return await session.get(CloudAttachment, key)
