@@ -200,15 +200,6 @@ async def http_client() -> AsyncIterator[httpx.AsyncClient]:
         yield client
 
 
-@pytest.fixture
-def stream_log_stopgap(app: Any) -> None:
-    """TEMPORARY until the lifespan builds `app.state.stream_log`."""
-    if not hasattr(app.state, "stream_log"):
-        from chatbot_api.streaming.memory import MemoryStreamLog
-
-        app.state.stream_log = MemoryStreamLog()
-
-
 def assemble(
     clients_dir: Path,
     raw: bytes,

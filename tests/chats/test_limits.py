@@ -17,8 +17,6 @@ from tests.chats.conftest import chat_body, live_server, send, turn_overrides
 from tests.chats.helpers import count_rows
 from tests.factories import make_chat, make_message, make_user
 
-pytestmark = pytest.mark.usefixtures("stream_log_stopgap")
-
 
 @pytest.fixture
 def settings_overrides() -> dict[str, Any]:

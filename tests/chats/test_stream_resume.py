@@ -27,8 +27,6 @@ from tests.chats.conftest import (
 from tests.factories import TestUser, make_chat, make_user
 from tests.fakes.open_meteo import serve_in_thread
 
-pytestmark = pytest.mark.usefixtures("stream_log_stopgap")
-
 
 @pytest.fixture
 def settings_overrides() -> dict[str, Any]:

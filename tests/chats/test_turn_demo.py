@@ -26,8 +26,6 @@ from tests.chats.conftest import (
 from tests.chats.helpers import count_rows
 from tests.factories import make_user
 
-pytestmark = pytest.mark.usefixtures("stream_log_stopgap")
-
 
 @pytest.fixture
 def settings_overrides(weather_api: Any) -> dict[str, Any]:

@@ -33,8 +33,6 @@ from tests.chats.conftest import (
 )
 from tests.factories import make_user
 
-pytestmark = pytest.mark.usefixtures("stream_log_stopgap")
-
 
 @pytest.fixture
 def settings_overrides() -> dict[str, Any]:

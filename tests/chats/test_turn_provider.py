@@ -38,7 +38,6 @@ from tests.fakes.openai_server import (
     tool_call_chunks,
 )
 
-pytestmark = pytest.mark.usefixtures("stream_log_stopgap")
 MODEL = "openai/gpt-4.1-mini"
 
 

@@ -26,8 +26,6 @@ from tests.chats.helpers import count_rows
 from tests.factories import TestUser, make_chat, make_document, make_message, make_user
 from tests.fakes.open_meteo import OpenMeteoFake
 
-pytestmark = pytest.mark.usefixtures("stream_log_stopgap")
-
 
 @pytest.fixture
 def settings_overrides(
