@@ -35,7 +35,7 @@ from chatbot_api.db.types import iso_ms, utcnow
 MAX_CONTENT_BYTES = 1024 * 1024
 THREADS_MAX_PAGE = 100
 MESSAGES_MAX_PAGE = 1000
-MESSAGES_HARD_CAP = 5000  # `limit` absent (0.1.x clients): every row, up to this many
+MESSAGES_HARD_CAP = 2000  # `limit` absent (0.1.x clients): every row, up to this many
 
 
 def to_utc(value: datetime) -> datetime:
