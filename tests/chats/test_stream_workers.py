@@ -1,0 +1,104 @@
+"""Separate worker processes on one database (and Redis): resume and stop across workers,
+daily limits that hold across workers."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from typing import Any
+
+import httpx
+import orjson
+import pytest
+from fastapi import FastAPI
+
+from chatbot_api.chats.models import Message
+from chatbot_api.core.config import Settings
+from tests.chats.conftest import (
+    chat_body,
+    parse_sse,
+    stored_messages,
+    turn_overrides,
+    wait_for,
+    worker_env,
+    worker_processes,
+)
+from tests.chats.helpers import count_rows
+from tests.factories import make_user
+
+
+@pytest.fixture
+def settings_overrides(request: pytest.FixtureRequest) -> dict[str, Any]:
+    return turn_overrides(**getattr(request, "param", {}))
+
+
+async def _events(response: httpx.Response) -> AsyncIterator[dict[str, Any]]:
+    buffer = b""
+    async for data in response.aiter_bytes():
+        buffer += data
+        while b"\n\n" in buffer:
+            event, buffer = buffer.split(b"\n\n", 1)
+            payload = event.removeprefix(b"data: ")
+            if payload != b"[DONE]":
+                yield orjson.loads(payload)
+
+
+async def _until_text(events: AsyncIterator[dict[str, Any]], count: int) -> list[dict[str, Any]]:
+    seen: list[dict[str, Any]] = []
+    async for chunk in events:
+        seen.append(chunk)
+        if sum(1 for c in seen if c["type"] == "text-delta") >= count:
+            break
+    return seen
+
+
+async def test_stream_started_on_one_worker_resumes_and_stops_from_another(
+    db: Any, app: FastAPI, settings: Settings, redis_url: str
+) -> None:
+    if db.backend != "postgresql":
+        pytest.skip("multi-worker deployments run on PostgreSQL")
+    user = await make_user(app)
+    env = worker_env(settings, REDIS_URL=redis_url, DEMO_MODEL_WORD_DELAY_MS="60")
+    body = chat_body("Hello there")
+    chat_id = body["id"]
+    with worker_processes(2, env) as (a, b):
+        async with (
+            httpx.AsyncClient(timeout=30) as http,
+            http.stream("POST", f"{a.base_url}/api/chat", json=body, headers=user.headers) as post,
+        ):
+            events = _events(post)
+            first = await _until_text(events, 3)
+            resumed = http.get(f"{b.base_url}/api/chat/{chat_id}/stream", headers=user.headers)
+            resume_task = asyncio.create_task(resumed)
+            first += await _until_text(events, 3)
+            stop = await http.post(f"{b.base_url}/api/chat/{chat_id}/stop", headers=user.headers)
+            assert stop.json() == {"stopped": True}
+            rest = [chunk async for chunk in events]
+            replay = await resume_task
+    assert replay.status_code == 200
+    original = first + rest
+    assert parse_sse(replay.content) == original
+    assert original[-1] == {"type": "finish", "finishReason": "stop"}
+    streamed = "".join(c["delta"] for c in original if c["type"] == "text-delta")
+    saved = await wait_for(lambda: stored_messages(app, chat_id), 5)
+    assert saved[-1].role == "assistant"
+    assert saved[-1].parts[-1]["text"] == streamed
+
+
+@pytest.mark.parametrize("settings_overrides", [{"regular_max_messages_per_day": 3}], indirect=True)
+async def test_limit_holds_across_workers_for_simultaneous_requests(
+    db: Any, app: FastAPI, settings: Settings
+) -> None:
+    user = await make_user(app)
+    env = worker_env(settings, REGULAR_MAX_MESSAGES_PER_DAY="3")
+    with worker_processes(2, env) as workers:
+        async with httpx.AsyncClient(timeout=60) as http:
+
+            async def one(index: int) -> int:
+                url = workers[index % 2].base_url + "/api/chat"
+                response = await http.post(url, json=chat_body(), headers=user.headers)
+                return response.status_code
+
+            statuses = await asyncio.gather(*(one(i) for i in range(8)))
+    assert sorted(statuses) == [200] * 3 + [429] * 5
+    assert await count_rows(app, Message, role="user") == 3
