@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from redis.asyncio import Redis
 
-from chatbot_api.streaming.redis_log import RedisStreamLog
+from chatbot_api.streaming.redis_log import LIVENESS_TTL, RedisStreamLog
 from chatbot_api.streaming.writer import UIMessageWriter
 from tests.streaming.conftest import assemble
 
@@ -83,12 +83,9 @@ async def test_keys_expire_while_live_and_shortly_after_close(workers: Workers) 
     await a.open("s1", "chat-1")
     a.append("s1", b"data: 1\n\n")
     await asyncio.sleep(0.05)
-    for key in (
-        f"{prefix}stream:s1",
-        f"{prefix}stream:s1:live",
-        f"{prefix}chat:chat-1:active-stream",
-    ):
-        assert 3500 < await inspect.ttl(key) <= 3600, key
+    assert 3500 < await inspect.ttl(f"{prefix}stream:s1") <= 3600
+    for key in (f"{prefix}stream:s1:live", f"{prefix}chat:chat-1:active-stream"):
+        assert 0 < await inspect.ttl(key) <= LIVENESS_TTL, key  # kept alive by the heartbeat
     assert await b.request_stop("s1") is True
     assert 3500 < await inspect.ttl(f"{prefix}stream:s1:stop") <= 3600
     await a.close("s1")
@@ -145,3 +142,23 @@ async def test_remote_replay_assembles_like_the_producer_message(
     assert result["errors"] == []
     assert result["message"]["parts"] == writer.message_parts()
     assert body.endswith(b"data: [DONE]\n\n")
+
+
+async def test_remote_reader_ends_when_producer_dies(workers: Workers) -> None:
+    a, b, inspect, prefix = workers
+    await a.open("s1", "chat-1")
+    a.append("s1", b"data: 1\n\n")
+    await asyncio.sleep(0.05)
+    received: list[bytes] = []
+
+    async def read_all() -> None:
+        async for event in b.read("s1"):
+            received.append(event)
+
+    reader = asyncio.create_task(read_all())
+    await asyncio.sleep(0.1)
+    # The producing worker vanishes: no close, no heartbeat; its liveness key lapses.
+    await inspect.delete(f"{prefix}stream:s1:live")
+    await asyncio.wait_for(reader, timeout=5)
+    assert received == [b"data: 1\n\n"]
+    assert await inspect.exists(f"{prefix}stream:s1")  # the replay stays until expiry

@@ -23,6 +23,11 @@ READ_PAGE = 500
 MAX_BLOCK_MS = 2000
 STOP_POLL_SECONDS = 5.0
 SUBSCRIBE_TIMEOUT = 5.0
+# The producing worker refreshes a stream's live key (and the chat's active-stream key) every
+# HEARTBEAT_SECONDS; they expire after LIVENESS_TTL, so a worker that dies mid-turn stops
+# looking live within seconds and readers on other workers end instead of waiting for expiry.
+HEARTBEAT_SECONDS = 5.0
+LIVENESS_TTL = 20
 # Delete the chat's active-stream key only if it still names this stream.
 CLEAR_ACTIVE = (
     "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end return 0"
@@ -66,6 +71,7 @@ class RedisStreamLog:
         self._write_lock = asyncio.Lock()
         self._flusher: asyncio.Task[None] | None = None
         self._listener: asyncio.Task[None] | None = None
+        self._heartbeat: asyncio.Task[None] | None = None
         self._subscribed = asyncio.Event()
 
     # --- keys -------------------------------------------------------------------------
@@ -91,8 +97,8 @@ class RedisStreamLog:
             pipe.delete(key, self._stop_key(stream_id))
             pipe.xadd(key, {OPEN: b"1"})
             pipe.expire(key, self._live_ttl)
-            pipe.set(self._live_key(stream_id), chat_id, ex=self._live_ttl)
-            pipe.set(self._active_key(chat_id), stream_id, ex=self._live_ttl)
+            pipe.set(self._live_key(stream_id), chat_id, ex=LIVENESS_TTL)
+            pipe.set(self._active_key(chat_id), stream_id, ex=LIVENESS_TTL)
             await pipe.execute()
 
     def append(self, stream_id: str, event: bytes) -> None:
@@ -150,6 +156,23 @@ class RedisStreamLog:
                 except (RedisError, OSError):
                     log.exception("stream_log_flush_failed", events=len(batch))
 
+    async def _heartbeat_forever(self) -> None:
+        while True:
+            await asyncio.sleep(HEARTBEAT_SECONDS)
+            live = [
+                (sid, self._chats.get(sid, "")) for sid, s in self._local.items() if not s.closed
+            ]
+            if not live:
+                continue
+            try:
+                async with self._redis.pipeline(transaction=False) as pipe:
+                    for stream_id, chat_id in live:
+                        pipe.expire(self._live_key(stream_id), LIVENESS_TTL)
+                        pipe.expire(self._active_key(chat_id), LIVENESS_TTL)
+                    await pipe.execute()
+            except (RedisError, OSError):
+                log.exception("stream_log_heartbeat_failed", streams=len(live))
+
     # --- readers ----------------------------------------------------------------------
     async def read(self, stream_id: str) -> AsyncIterator[bytes]:
         local = self._local.get(stream_id)
@@ -157,12 +180,13 @@ class RedisStreamLog:
             async for event in local.iterate():
                 yield event
             return
-        async for event in self._read_remote(self._stream_key(stream_id)):
+        async for event in self._read_remote(stream_id):
             yield event
 
-    async def _read_remote(self, key: str) -> AsyncIterator[bytes]:
+    async def _read_remote(self, stream_id: str) -> AsyncIterator[bytes]:
+        key = self._stream_key(stream_id)
         last = b"-"
-        while True:  # the backlog, page by page
+        while True:  # the backlog, page by page (also the final drain of a dead producer)
             start = last if last == b"-" else b"(" + last
             entries = cast(Entries, await self._redis.xrange(key, min=start, count=READ_PAGE))
             for entry_id, fields in entries:
@@ -182,6 +206,16 @@ class RedisStreamLog:
             )
             if not response:
                 if not await self._redis.exists(key):
+                    return  # expired
+                if not await self._redis.exists(self._live_key(stream_id)):
+                    # Closed (DONE is already written) or its producer died: drain what is
+                    # left and end rather than wait for the key to expire.
+                    tail = cast(Entries, await self._redis.xrange(key, min=b"(" + last))
+                    for _entry_id, fields in tail:
+                        if DONE in fields:
+                            return
+                        if EVENT in fields:
+                            yield fields[EVENT]
                     return
                 continue
             for entry_id, fields in response[0][1]:
@@ -249,6 +283,10 @@ class RedisStreamLog:
             self._flusher = asyncio.create_task(self._flush_forever(), name="stream-log-flush")
         if self._listener is None:
             self._listener = asyncio.create_task(self._listen_forever(), name="stream-log-stop")
+        if self._heartbeat is None:
+            self._heartbeat = asyncio.create_task(
+                self._heartbeat_forever(), name="stream-log-heartbeat"
+            )
         with contextlib.suppress(TimeoutError):  # else stops arrive by the key poll
             await asyncio.wait_for(self._subscribed.wait(), SUBSCRIBE_TIMEOUT)
 
@@ -256,9 +294,9 @@ class RedisStreamLog:
         for stream_id in list(self._local):
             with contextlib.suppress(RedisError, OSError):
                 await self.close(stream_id)
-        for task in (self._flusher, self._listener):
+        for task in (self._flusher, self._listener, self._heartbeat):
             if task is not None:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
-        self._flusher = self._listener = None
+        self._flusher = self._listener = self._heartbeat = None
