@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import time
 import uuid
 from datetime import UTC, datetime
@@ -154,6 +155,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     results = ROOT / "bench" / "results" / stamp
     data: dict[str, Any] = {"quick": quick, "started": stamp, "machine": report.machine()}
+    data["load_start"] = os.getloadavg()
     started = time.monotonic()
     bench = await start(results, redis=not args.no_redis)
     data["targets"] = {t.name: t.label for t in bench.targets}
@@ -207,6 +209,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         note("stopping servers, dropping the bench database")
         await teardown(bench)
     data["duration_s"] = time.monotonic() - started
+    data["load_end"] = os.getloadavg()
     (results / "results.json").write_bytes(
         orjson.dumps(data, option=orjson.OPT_INDENT_2 | orjson.OPT_NON_STR_KEYS)
     )
