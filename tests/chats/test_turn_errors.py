@@ -21,9 +21,12 @@ from chatbot_api.ai.base import (
     Usage,
 )
 from chatbot_api.chats.turn_steps import STALLED
+from chatbot_api.core.config import Settings
+from chatbot_api.main import create_app
 from tests.chats.conftest import (
     assemble,
     chat_body,
+    parse_sse,
     send,
     stored_chat,
     stored_messages,
@@ -166,3 +169,26 @@ async def test_slow_title_never_delays_the_first_token(
     assert types.index("text-delta") < len(types)
     assert "data-chat-title" not in types  # it timed out: no title, no error
     assert "error" not in types
+
+
+@pytest.mark.parametrize("settings_overrides", [{"demo_model_word_delay_ms": 50}])
+async def test_shutdown_finishes_running_turns_and_saves_their_replies(
+    db: Any, app: FastAPI, settings: Settings
+) -> None:
+    user = await make_user(app)
+    body = chat_body("Hello there")
+    application = create_app(settings.model_copy(update={"chat_shutdown_grace_seconds": 0.3}))
+    async with application.router.lifespan_context(application):
+        transport = httpx.ASGITransport(app=application)
+        async with httpx.AsyncClient(transport=transport, base_url="http://t") as http:
+            posting = asyncio.create_task(http.post("/api/chat", json=body, headers=user.headers))
+            await asyncio.sleep(0.5)
+            assert len(application.state.turn_tasks) >= 1
+    # The lifespan gave the turn its grace period, then stopped it: the reply is saved.
+    response = await asyncio.wait_for(posting, 5)
+    chunks = parse_sse(response.content)
+    assert chunks[-1]["type"] == "finish"
+    saved = (await stored_messages(app, body["id"]))[-1]
+    assert saved.role == "assistant"
+    assert saved.parts[-1]["text"] == text_of(chunks)
+    assert not saved.parts[-1]["text"].endswith("thinking.")

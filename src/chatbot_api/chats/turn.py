@@ -77,6 +77,7 @@ class Turn:
                 max_steps=settings.chat_max_steps,
                 idle_timeout=settings.chat_step_idle_timeout_seconds,
                 tool_timeout=settings.tool_timeout_seconds,
+                max_output_tokens=settings.max_output_tokens,
             ),
             ToolContext(
                 user_id=plan.user_id,
@@ -140,14 +141,17 @@ class Turn:
     async def _title(self, parts: list[dict[str, Any]]) -> None:
         """Generate, stream (transient `data-chat-title`, if still live) and save the title."""
         settings = self.deps.settings
-        title = await generate_title(
-            self.deps.models, parts, time_limit=settings.chat_title_timeout_seconds
-        )
-        if title is None:
-            return
-        if not self.finished:
-            self.writer.data("chat-title", title, transient=True)
-        await save_title(self.deps.session_factory, self.plan.chat_id, title)
+        try:
+            title = await generate_title(
+                self.deps.models, parts, time_limit=settings.chat_title_timeout_seconds
+            )
+            if title is None:
+                return
+            if not self.finished:
+                self.writer.data("chat-title", title, transient=True)
+            await save_title(self.deps.session_factory, self.plan.chat_id, title)
+        except Exception:  # a title is a nicety: never let it disturb the reply
+            log.exception("title failed", chat_id=str(self.plan.chat_id))
 
     def _title_wait(self) -> float:
         return self.deps.settings.chat_title_timeout_seconds + 5

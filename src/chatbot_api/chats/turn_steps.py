@@ -47,6 +47,7 @@ class StepConfig:
     max_steps: int
     idle_timeout: float
     tool_timeout: float
+    max_output_tokens: int | None = None
     tools: Mapping[str, Tool] = field(default_factory=lambda: CHAT_TOOLS)
 
 
@@ -113,6 +114,7 @@ class StepRunner:
             messages=to_model_messages([*config.history, {"role": "assistant", "parts": parts}]),
             tools=[tool.spec() for tool in config.tools.values()] if tools else [],
             reasoning=config.reasoning,
+            max_output_tokens=config.max_output_tokens,
         )
         self.writer.start_step()
         loop = asyncio.get_running_loop()
