@@ -217,3 +217,30 @@ async def test_stop_closes_the_upstream_request_within_a_second(
     saved = await wait_for(lambda: stored_messages(app, body["id"]), 5)
     assert saved[-1].role == "assistant"
     assert saved[-1].parts[-1]["text"].startswith("w0 w1 ")
+
+
+async def test_provider_request_carries_hints_images_and_history(
+    db: Any, app: FastAPI, client: httpx.AsyncClient, upstream: FakeOpenAIServer
+) -> None:
+    user = await make_user(app)
+    image = {
+        "type": "file",
+        "mediaType": "image/png",
+        "name": "cat.png",
+        "url": "https://x.io/cat.png",
+    }
+    first = chat_body("Who is this?", model=MODEL, parts=[image, {"type": "text", "text": "Who?"}])
+    headers = {**user.headers, "x-vercel-ip-city": "S%C3%A3o%20Paulo", "x-vercel-ip-country": "BR"}
+    response = await client.post("/api/chat", json=first, headers=headers)
+    assert response.status_code == 200
+    await send(client, user, chat_body("And now?", chat_id=first["id"], model=MODEL))
+    sent = _chat_requests(upstream)
+    system = sent[0]["messages"][0]["content"]
+    assert "city: São Paulo" in system
+    assert "country: BR" in system
+    assert "lat: undefined" in system
+    user_content = orjson.dumps(sent[0]["messages"][1]).decode()
+    assert "https://x.io/cat.png" in user_content
+    roles = [m["role"] for m in sent[1]["messages"]]
+    assert roles == ["system", "user", "assistant", "user"]
+    assert sent[1]["messages"][2]["content"] == "Hello from upstream."
