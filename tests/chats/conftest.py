@@ -1,5 +1,4 @@
-"""Fixtures of the chat-turn tests: request bodies, SSE parsing, a fake Open-Meteo, and real
-HTTP servers (uvicorn in a thread, or separate worker processes)."""
+"""Chat-turn test helpers: bodies, SSE parsing, fake Open-Meteo, live servers and workers."""
 
 from __future__ import annotations
 

@@ -1,5 +1,4 @@
-"""Separate worker processes on one database (and Redis): resume and stop across workers,
-daily limits that hold across workers."""
+"""Separate worker processes on one database (and Redis): resume, stop and limits across them."""
 
 from __future__ import annotations
 

@@ -1,5 +1,4 @@
-"""The real `ai` clients (5, 6, 7) drive the running service the way useChat does; every
-assistant message they assembled equals the one saved."""
+"""The real `ai` 5/6/7 chat clients drive the service; what they assemble equals what is saved."""
 
 from __future__ import annotations
 

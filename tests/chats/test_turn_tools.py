@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from pathlib import Path
 from typing import Any
@@ -298,3 +299,16 @@ async def test_request_suggestions_on_another_users_document_saves_nothing(
     assert _of(chunks, "tool-output-error")
     assert not _of(chunks, "data-suggestion")
     assert await count_rows(app, Suggestion) == 0
+
+
+async def test_one_approval_runs_the_tool_once_even_when_sent_twice_at_once(
+    db: Any, app: FastAPI, client: httpx.AsyncClient, weather_api: OpenMeteoFake
+) -> None:
+    user = await make_user(app)
+    body = chat_body("What's the weather in Paris?")
+    await send(client, user, body)
+    continuation = await _approval_body(app, body["id"], approved=True)
+    before = len(weather_api.requests)
+    results = await asyncio.gather(*(send(client, user, continuation) for _ in range(2)))
+    assert sorted(response.status_code for response, _ in results) == [200, 400]
+    assert [kind for kind, _ in weather_api.requests[before:]] == ["search", "forecast"]

@@ -1,5 +1,4 @@
-"""One chat turn's producer: runs detached from HTTP, writes every event to the stream log,
-answers stop requests, streams the title of a new chat, and saves the reply it produced."""
+"""One chat turn's producer: detached from HTTP, logged for replay, stoppable, saves its reply."""
 
 from __future__ import annotations
 

@@ -1,5 +1,4 @@
-"""Rules of a chat turn before it streams: model, ownership, exact limit, user message, approvals;
-then the detached producer. Also resuming and stopping a live turn."""
+"""Rules of a chat turn before it streams (model, ownership, limit, approvals); resume; stop."""
 
 from __future__ import annotations
 
@@ -9,6 +8,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import structlog
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -20,11 +20,12 @@ from chatbot_api.chats import limits, repository
 from chatbot_api.chats.chat_request import ChatRequest, ClientMessageIn, UserMessageIn
 from chatbot_api.chats.models import Chat, Message
 from chatbot_api.chats.turn import TurnDeps, TurnPlan, run_turn
-from chatbot_api.core.errors import BadRequest, ChatForbidden, ChatNotFound, DatabaseError
+from chatbot_api.core.errors import AppError, BadRequest, ChatForbidden, ChatNotFound, DatabaseError
 from chatbot_api.db.session import database_error
 from chatbot_api.db.types import iso_ms, utcnow
 
 NEW_CHAT_TITLE = "New chat"
+log = structlog.get_logger("chatbot_api.turn")
 
 
 @dataclass(slots=True)
@@ -54,7 +55,11 @@ async def start_turn(
             raise database_error(exc) from exc
     plan = _plan(deps, user, model_id, resolved, admitted, hints)
     stream_key = str(admitted.stream_id)
-    await deps.stream_log.open(stream_key, str(admitted.chat.id))
+    try:
+        await deps.stream_log.open(stream_key, str(admitted.chat.id))
+    except Exception as exc:  # e.g. Redis unreachable: the message is kept, no reply
+        log.exception("opening the stream log failed", chat_id=str(admitted.chat.id))
+        raise AppError("The reply could not be started.", code="offline:chat") from exc
     deps.tasks.start(run_turn(deps, plan), name=f"turn-{stream_key}")
     return stream_key
 
@@ -62,40 +67,49 @@ async def start_turn(
 async def _admit(
     session: AsyncSession, deps: TurnDeps, user: AuthUser, request: ChatRequest
 ) -> _Admitted:
-    message = request.message
-    if message is not None:
-        await limits.lock_user_messages(session, user.id)
+    # One writer per user at a time: exact limits, and one continuation per approval.
+    await limits.lock_user_messages(session, user.id)
     chat = await repository.get_chat(session, request.chat_id)
     if chat is not None and chat.user_id != user.id:
         raise ChatForbidden()
-    if chat is None and message is None:
+    if chat is None and request.message is None:
         raise ChatNotFound()
     stored = await repository.get_messages(session, chat.id) if chat is not None else []
     continuing = None
     if request.approval_messages is not None:
         continuing = _apply_approvals(stored, request.approval_messages)
     is_new = chat is None
-    if message is not None:
+    if request.message is not None:
         limit = deps.settings.max_messages_per_day(user.type)
-        await limits.check_daily_limit(session, user.id, limit)
-        if await repository.get_message(session, message.id) is not None:
-            raise DatabaseError("A message with this id already exists.")
-        if chat is None:
-            chat = Chat(
-                id=request.chat_id,
-                user_id=user.id,
-                title=NEW_CHAT_TITLE,
-                visibility=request.visibility,
-                created_at=utcnow(),
-            )
-            await repository.save_chat(session, chat)
-        row = _user_row(chat.id, message)
-        await repository.save_messages(session, [row])
+        chat, row = await _save_user_message(session, user, request, chat, limit)
         stored.append(row)
     assert chat is not None
     stream_id = uuid.uuid4()
     await repository.create_stream(session, stream_id, chat.id)
     return _Admitted(chat, is_new, stored, continuing, stream_id)
+
+
+async def _save_user_message(
+    session: AsyncSession, user: AuthUser, request: ChatRequest, chat: Chat | None, limit: int
+) -> tuple[Chat, Message]:
+    """The exact daily limit, then the new chat (if any) and the user message."""
+    message = request.message
+    assert message is not None
+    await limits.check_daily_limit(session, user.id, limit)
+    if await repository.get_message(session, message.id) is not None:
+        raise DatabaseError("A message with this id already exists.")
+    if chat is None:
+        chat = Chat(
+            id=request.chat_id,
+            user_id=user.id,
+            title=NEW_CHAT_TITLE,
+            visibility=request.visibility,
+            created_at=utcnow(),
+        )
+        await repository.save_chat(session, chat)
+    row = _user_row(chat.id, message)
+    await repository.save_messages(session, [row])
+    return chat, row
 
 
 def _user_row(chat_id: uuid.UUID, message: UserMessageIn) -> Message:
@@ -116,8 +130,9 @@ def _apply_approvals(
 
     The stored messages stay the authority: only a pending `approval-requested` part whose
     approval id matches takes the client's answer. When the client's last message is the
-    assistant's, that stored message is continued (returned, updated in memory only);
-    otherwise (a new user message follows) denials are final and saved now.
+    assistant's, that stored message is continued (its answers are saved now, so a second
+    continuation finds nothing left to answer); otherwise (a new user message follows)
+    denials are final and saved now.
     """
     answers = _approval_answers(client)
     last = client[-1] if client else None
@@ -128,7 +143,8 @@ def _apply_approvals(
         parts = _answered_parts(target.parts, answers, final=False)
         if parts is None:
             raise BadRequest("messages: no answered tool approval to continue")
-        return {**_ui(target), "parts": parts}
+        target.parts = parts
+        return _ui(target)
     for message in stored:
         if message.role == "assistant":
             parts = _answered_parts(message.parts, answers, final=True)
