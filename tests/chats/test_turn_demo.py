@@ -176,3 +176,19 @@ async def test_post_chat_reply_is_saved_before_the_stream_ends(
     await send(client, user, body)
     assert await count_rows(app, MessageUsage) == 1
     assert len(await wait_for(lambda: stored_messages(app, body["id"]), 0.01)) == 2
+
+
+async def test_post_chat_sdk_regenerate_replaces_the_last_reply(
+    db: Any, app: FastAPI, client: httpx.AsyncClient
+) -> None:
+    user = await make_user(app)
+    chat_id = str(uuid.uuid4())
+    question = {"id": "clientMsg1", "role": "user", "parts": [{"type": "text", "text": "Hi"}]}
+    body = {"id": chat_id, "messages": [question], "trigger": "submit-message"}
+    _, first = await send(client, user, body)
+    regenerate = {**body, "trigger": "regenerate-message", "messageId": first[0]["messageId"]}
+    response, second = await send(client, user, regenerate)
+    assert response.status_code == 200
+    messages = await stored_messages(app, chat_id)
+    assert [m.role for m in messages] == ["user", "assistant"]
+    assert str(messages[1].id) == second[0]["messageId"] != first[0]["messageId"]

@@ -122,6 +122,7 @@ class ChatRequest:
     approval_messages: list[ClientMessageIn] | None
     model_id: str | None
     visibility: Literal["public", "private"]
+    regenerate: bool = False  # SDK `regenerate-message`: replace the reply to `message`
 
 
 _ADAPTER = TypeAdapter(ChatRequestIn)
@@ -152,6 +153,7 @@ def parse_chat_request(raw: bytes) -> ChatRequest:
         approval_messages=approval,
         model_id=body.selected_chat_model,
         visibility=body.selected_visibility_type,
+        regenerate=body.trigger == "regenerate-message",
     )
 
 

@@ -82,7 +82,10 @@ async def _admit(
     if request.message is not None:
         limit = deps.settings.max_messages_per_day(user.type)
         chat, row = await _save_user_message(session, user, request, chat, limit)
-        stored.append(row)
+        if request.regenerate:  # earlier rows may be gone: read the history again
+            stored = await repository.get_messages(session, chat.id)
+        else:
+            stored.append(row)
     assert chat is not None
     stream_id = uuid.uuid4()
     await repository.create_stream(session, stream_id, chat.id)
@@ -95,8 +98,15 @@ async def _save_user_message(
     """The exact daily limit, then the new chat (if any) and the user message."""
     message = request.message
     assert message is not None
+    existing = await repository.get_message(session, message.id)
+    if existing is not None and request.regenerate and chat is not None:
+        if existing.chat_id != chat.id or existing.role != "user":
+            raise BadRequest("messages: the message to regenerate is not in this chat")
+        # As ai-chatbot's edit: the message and everything after it go, then it is re-sent.
+        await repository.delete_messages_from(session, chat.id, message.id)
+        existing = None
     await limits.check_daily_limit(session, user.id, limit)
-    if await repository.get_message(session, message.id) is not None:
+    if existing is not None:
         raise DatabaseError("A message with this id already exists.")
     if chat is None:
         chat = Chat(
