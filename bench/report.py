@@ -360,9 +360,17 @@ def _ttft(
             )
 
 
+def _busy(step: dict[str, Any]) -> float:
+    """Server CPU seconds over the 6 s in which all K streams are live (% of one core)."""
+    return float(step["server_cpu_pct"] * step["wall_s"] / 6.0)
+
+
 def _limit(step: dict[str, Any]) -> str:
-    if step["server_cpu_pct"] >= 85:
-        return "server core saturated"
+    if _busy(step) >= 85:
+        return (
+            f"server core saturated ({f(_busy(step), 0)}% of one core over the 6 s window; "
+            f"TTFT p50 {f(step['ttft_ms']['median'], 0)} ms)"
+        )
     if step["fake_cpu_pct"] + step["loadgen_cpu_pct"] >= 85:
         return "client core (upstream + load generator) saturated"
     if step["errors"]:
@@ -423,7 +431,7 @@ def _concurrency(
                     f(s["duration_s"]["median"], 2),
                     f(s["duration_s"]["max"], 2),
                     f(s["ttft_ms"]["median"], 1),
-                    f(s["server_cpu_pct"], 0),
+                    f(s["server_cpu_pct"], 0) + f" / {f(_busy(s), 0)}",
                     f(s["fake_cpu_pct"], 0),
                     f(s["loadgen_cpu_pct"], 0),
                 ]
@@ -439,7 +447,7 @@ def _concurrency(
                 "duration p50 s",
                 "max s",
                 "TTFT p50 ms",
-                "server CPU %",
+                "server CPU % (whole run / 6 s window)",
                 "upstream CPU %",
                 "load gen CPU %",
             ],

@@ -29,6 +29,7 @@ try:
 except ImportError:  # pragma: no cover
     uvloop = None  # type: ignore[assignment]
 
+LADDER = [20, 30, 40, 50, 60, 70, 80, 90, 100, 120, 140, 160, 200, 250, 300, 400]
 SCENARIOS = ("ceiling", "memory", "cost", "ttft", "concurrency", "reading", "sql")
 
 
@@ -186,7 +187,9 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             )
         if "concurrency" not in skip:
             note("concurrency")
-            ladder = [10, 25, 50] if quick else [25, 50, 75, 100, 125, 150, 200, 250, 300, 400]
+            ladder = [10, 25, 50] if quick else LADDER
+            if args.ladder:
+                ladder = [int(k) for k in args.ladder.split(",")]
             data["concurrency"] = await turns.concurrency(streaming, bench.fake, ladder)
         plan = None
         if "reading" not in skip or "sql" not in skip:
@@ -220,6 +223,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--quick", action="store_true", help="a smoke run (minutes, not tens)")
     parser.add_argument("--skip", default="", help=f"comma-separated, of {','.join(SCENARIOS)}")
+    parser.add_argument("--ladder", default="", help="concurrency K values, e.g. 20,40,60")
     parser.add_argument("--no-redis", action="store_true", help="leave out the Redis variant")
     parser.add_argument("--out", default=str(ROOT / "docs" / "benchmarks.md"))
     parser.add_argument("--from-json", help="only re-render the report from a results.json")
@@ -229,6 +233,7 @@ def main() -> None:
     else:
         runner = uvloop.run if uvloop is not None else asyncio.run
         data = runner(run(args))
+    args.quick = args.quick or bool(data.get("quick"))
     Path(args.out).write_text(report.render(data, " ".join(_argv_for_report(args))))
     print(f"wrote {args.out}")
 
