@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from typing import Annotated, Any
 from urllib.parse import unquote
 
@@ -98,7 +97,8 @@ def _inline_schema(model: type[BaseModel]) -> dict[str, Any]:
             ref = node.get("$ref")
             if isinstance(ref, str) and ref.startswith("#/$defs/"):
                 return inline(defs[ref.removeprefix("#/$defs/")])
-            return {key: inline(value) for key, value in node.items()}
+            # A discriminator's mapping points into `$defs`; `oneOf` alone says the same.
+            return {k: inline(v) for k, v in node.items() if k != "discriminator"}
         if isinstance(node, list):
             return [inline(item) for item in node]
         return node
@@ -115,12 +115,7 @@ Hints = Annotated[RequestHints, Depends(request_hints)]
 
 def ui_stream(stream_log: StreamLog, stream_key: str) -> StreamingResponse:
     """Tail the stream log; a client that goes away just stops reading."""
-
-    async def events() -> AsyncIterator[bytes]:
-        async for event in stream_log.read(stream_key):
-            yield event
-
-    return StreamingResponse(events(), headers=UI_STREAM_HEADERS)
+    return StreamingResponse(stream_log.read(stream_key), headers=UI_STREAM_HEADERS)
 
 
 @router.post(
