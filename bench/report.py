@@ -167,10 +167,89 @@ def render(data: dict[str, Any], command: str) -> str:
     _memory(out, data, names, main, checks)
     _reading(out, data, checks)
     _sql(out, data, checks)
+    _limits(out, data, names)
     out.append("\n## Targets\n")
     out.append(table(["target", "server", "measured", "verdict", "note"], checks.rows))
     out.append("")
     return "\n".join(out) + "\n"
+
+
+def _at(data: dict[str, Any], name: str, k: int) -> dict[str, Any] | None:
+    steps = data.get("concurrency", {}).get(name, {}).get("steps", [])
+    return next((s for s in steps if s["k"] == k), None)
+
+
+def _limits(out: list[str], data: dict[str, Any], names: dict[str, str]) -> None:
+    """The short reading of what limits each figure, with this run's numbers."""
+    out.append("\n## What limits each figure\n")
+    cost = data.get("cost", {})
+
+    def cpu(name: str) -> str:
+        row = cost.get(name, {}).get("cpu_ms_per_1k")
+        return f"{f(row['median'])} ms" if row else "–"
+
+    ks = [
+        k
+        for k in (50, 40, 30, 25, 20)
+        if all(_at(data, n, k) for n in names if n in data.get("concurrency", {}))
+    ]
+    paced = ""
+    if ks and data.get("concurrency"):
+        k = ks[0]
+        paced = ", ".join(
+            f"`{n}` {f(_paced_ms(_at(data, n, k)), 0)} ms"  # type: ignore[arg-type]
+            for n in names
+            if _at(data, n, k)
+        )
+        paced = f" At K = {k} paced streams the same servers spend per 1,000 tokens: {paced}."
+    out.append(
+        "- **Cost per token (full speed)**: server CPU on its one core, nothing else (the fake "
+        "upstream and the load generator use a few ms per 1,000 tokens). Full-speed reads "
+        "coalesce many upstream events per socket read, so this is the per-token work itself: "
+        f"node {cpu('node')}, relay {cpu('relay')}, ours {cpu('ours-pg')} (PostgreSQL) and "
+        f"{cpu('ours-redis')} (with Redis: the stream log's batched XADDs and the response "
+        "tailing the Redis stream)."
+        + paced
+        + " At 50 tokens/s every token is its own upstream read and its own downstream write "
+        "(event-loop wake-ups, syscalls, one ASGI message each), so per-event overhead, not "
+        "the per-token encoding, dominates real streaming."
+    )
+    out.append(
+        "- **Concurrency**: every server fails where its pinned core saturates (see the CPU "
+        "columns; upstream and load generator stay far below their core). Ours pays the "
+        "per-event cost above plus a per-turn start (auth, advisory lock, ~10 statements, a "
+        "title call and its save, the reply and usage saved at the end); with K starts inside "
+        "the 1 s ramp its first-token latency climbs first (TTFT p50 column), and the late "
+        "streams are late by their start, not by their pacing."
+    )
+    out.append(
+        "- **Added time to first token**: the baselines call the upstream at once; ours first "
+        "runs its pre-stream transaction serially (pool pre-ping = 3 round trips, advisory "
+        "lock, chat lookup, limit count, history load, chat/user message/stream inserts, "
+        "commit — see the SQL section), plus JWT and body validation. This suite does not "
+        "split that time between round trips and CPU; 11–12 serial statements before the "
+        "first upstream byte are the likely bulk. p99 adds the noisy machine's scheduling."
+    )
+    out.append(
+        "- **Memory per active stream**: RSS growth (not live-object accounting) includes "
+        "each turn's tasks, httpx connection to the upstream, the stream log's buffered "
+        "events, the accumulator, the title task and the asyncpg/SQLAlchemy objects of its "
+        "saves, plus allocator slack."
+    )
+    out.append(
+        "- **Reads**: at 1 client the history pages are one or two indexed queries (keyset on "
+        "(userId, createdAt)), so depth costs one extra cursor lookup, not an OFFSET scan; the "
+        "1,000-message chat is CPU in the worker (1,000 rows → ORM objects → response models "
+        "→ JSON, one large body); its p99 tail at 1 client is pauses of the worker whose "
+        "cause this suite does not separate (likely GC of the many short-lived objects, or "
+        "the core taken by other work on this noisy machine). "
+        "At 16 clients the single worker's core serialises the requests: p50 ≈ 16 × the "
+        "single-client cost."
+    )
+    out.append(
+        "- **SQL statements**: three of every count come from the pool's pre-ping "
+        "(`pool_pre_ping=True` in db/engine.py) and two are BEGIN/COMMIT.\n"
+    )
 
 
 def _ceiling(out: list[str], data: dict[str, Any]) -> None:
@@ -351,13 +430,27 @@ def _ttft(
                     f"`{name}`",
                     f"{f(r['median'], 2)} ms vs {f(node, 2)} ms = {ratio(r['median'], node)}",
                     r["median"] <= 0.5 * node,
+                    _over(r["median"], 0.5 * node, "ms"),
                 )
             checks.add(
                 f"added TTFT p99 ≤ 30 ms ({title})",
                 f"`{name}`",
                 f"{f(r['p99'], 2)} ms",
                 r["p99"] <= 30,
+                _over(r["p99"], 30, "ms"),
             )
+
+
+def _over(value: float, limit: float, unit: str) -> str:
+    if value <= limit:
+        return ""
+    return f"over by {f(value - limit, 1)} {unit} ({value / limit:.2f}× the target)"
+
+
+def _paced_ms(step: dict[str, Any]) -> float:
+    """Server CPU ms per 1,000 paced tokens at this step (start-up work included)."""
+    cpu_s = step["server_cpu_pct"] / 100 * step["wall_s"]
+    return float(cpu_s * 1000 / (step["k"] * 300 / 1000))
 
 
 def _busy(step: dict[str, Any]) -> float:
@@ -432,6 +525,7 @@ def _concurrency(
                     f(s["duration_s"]["max"], 2),
                     f(s["ttft_ms"]["median"], 1),
                     f(s["server_cpu_pct"], 0) + f" / {f(_busy(s), 0)}",
+                    f(_paced_ms(s), 0),
                     f(s["fake_cpu_pct"], 0),
                     f(s["loadgen_cpu_pct"], 0),
                 ]
@@ -448,6 +542,7 @@ def _concurrency(
                 "max s",
                 "TTFT p50 ms",
                 "server CPU % (whole run / 6 s window)",
+                "server CPU ms / 1k tokens",
                 "upstream CPU %",
                 "load gen CPU %",
             ],
@@ -462,6 +557,7 @@ def _concurrency(
                 f"`{name}`",
                 f"{k} vs {node} = {ratio(k, node)}",
                 k >= 2 * node,
+                "" if k >= 2 * node else f"needs K ≥ {2 * node}: short by {2 * node - k} streams",
             )
 
 
@@ -505,7 +601,13 @@ def _memory(
     )
     for name in (n for n in names if n.startswith("ours")):
         v = mem[name]["kb_per_stream"]
-        checks.add("≤ 64 KB memory per active stream", f"`{name}`", f"{f(v)} KB", v <= 64)
+        checks.add(
+            "≤ 64 KB memory per active stream",
+            f"`{name}`",
+            f"{f(v)} KB",
+            v <= 64,
+            _over(v, 64, "KB"),
+        )
 
 
 def _reading(out: list[str], data: dict[str, Any], checks: Checks) -> None:
@@ -571,8 +673,10 @@ def _reading(out: list[str], data: dict[str, Any], checks: Checks) -> None:
                         f"1,000-message chat p99 ≤ 60 ms ({clients} client"
                         f"{'s' if clients != '1' else ''})",
                         f"`{name}`",
-                        f"{f(r['p99'], 2)} ms",
+                        f"{f(r['p99'], 2)} ms (p50 {f(r['median'], 2)} ms)",
                         r["p99"] <= 60,
+                        _over(r["p99"], 60, "ms")
+                        + ("" if clients == "1" else "; one core serves 16 clients in turn"),
                     )
 
 
