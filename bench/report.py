@@ -53,6 +53,7 @@ def machine() -> dict[str, Any]:
             str(ROOT / ".venv/bin/python"), "-c", "import uvicorn; print(uvicorn.__version__)"
         ),
         "commit": _cmd("git", "rev-parse", "--short", "HEAD"),
+        "dirty_src": len(_cmd("git", "status", "--porcelain", "src").splitlines()),
     }
 
 
@@ -125,7 +126,7 @@ def render(data: dict[str, Any], command: str) -> str:
                 ["PostgreSQL / Redis", f"{m['postgres']} / {m['redis']}"],
                 [
                     "commit",
-                    f"{m['commit']}, run started {data['started']}, "
+                    f"{m['commit']}{_dirty(m)}, run started {data['started']}, "
                     f"took {f(data.get('duration_s', 0) / 60)} min",
                 ],
                 ["command", f"`{command}`"],
@@ -295,6 +296,11 @@ def _ceiling(out: list[str], data: dict[str, Any]) -> None:
         "the cost figures; at high K it shares core 1 with the load generator, whose CPU is "
         "reported at every step of the concurrency ladder.\n"
     )
+
+
+def _dirty(m: dict[str, Any]) -> str:
+    n = m.get("dirty_src")
+    return f" + {n} uncommitted file(s) in src/ (other engineers' work in progress)" if n else ""
 
 
 def _load(value: Any) -> str:
