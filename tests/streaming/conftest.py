@@ -44,3 +44,9 @@ def assemble(
         args.append(str(message_path))
     result: dict[str, Any] = run_node(clients_dir, "assemble.mjs", *args)
     return result
+
+
+def split_events(chunks: list[bytes]) -> list[bytes]:
+    """The SSE events in a sequence of read chunks (a chunk may carry several whole events)."""
+    body = b"".join(chunks)
+    return [event + b"\n\n" for event in body.split(b"\n\n") if event]

@@ -13,7 +13,7 @@ from redis.asyncio import Redis
 
 from chatbot_api.streaming.redis_log import LIVENESS_TTL, RedisStreamLog
 from chatbot_api.streaming.writer import UIMessageWriter
-from tests.streaming.conftest import assemble
+from tests.streaming.conftest import assemble, split_events
 
 Workers = tuple[RedisStreamLog, RedisStreamLog, Redis, str]
 
@@ -46,9 +46,9 @@ async def test_remote_reader_gets_live_events_in_order_from_start(workers: Worke
     first_live = asyncio.Event()
 
     async def read() -> None:
-        async for event in b.read("s1"):
-            received.append(event)
-            if len(received) == 101:
+        async for chunk in b.read("s1"):
+            received[:] = split_events([*received, chunk])
+            if len(received) >= 101:
                 first_live.set()
 
     reader = asyncio.create_task(read())
@@ -70,12 +70,13 @@ async def test_remote_reader_gets_live_events_in_order_from_start(workers: Worke
 async def test_appends_are_batched_into_few_writes(workers: Workers) -> None:
     a, _, inspect, prefix = workers
     await a.open("s1", "chat-1")
-    for i in range(1000):
-        a.append("s1", f"data: {i}\n\n".encode())
+    sent = [f"data: {i}\n\n".encode() for i in range(1000)]
+    for event in sent:
+        a.append("s1", event)
     await asyncio.sleep(0.05)
     entries = await inspect.xrange(f"{prefix}stream:s1")
-    assert len(entries) == 1001  # the open marker + every event
-    assert [fields[b"e"] for _, fields in entries[1:3]] == [b"data: 0\n\n", b"data: 1\n\n"]
+    assert len(entries) == 2  # the open marker + one entry for the whole flush
+    assert split_events([fields[b"e"] for _, fields in entries[1:]]) == sent
 
 
 async def test_keys_expire_while_live_and_shortly_after_close(workers: Workers) -> None:
@@ -117,7 +118,7 @@ async def test_events_after_close_are_ignored(workers: Workers) -> None:
 
 
 async def _collect(stream_log: RedisStreamLog, stream_id: str) -> list[bytes]:
-    return [event async for event in stream_log.read(stream_id)]
+    return split_events([chunk async for chunk in stream_log.read(stream_id)])
 
 
 async def test_remote_replay_assembles_like_the_producer_message(
@@ -152,8 +153,8 @@ async def test_remote_reader_ends_when_producer_dies(workers: Workers) -> None:
     received: list[bytes] = []
 
     async def read_all() -> None:
-        async for event in b.read("s1"):
-            received.append(event)
+        async for chunk in b.read("s1"):
+            received.append(chunk)
 
     reader = asyncio.create_task(read_all())
     await asyncio.sleep(0.1)

@@ -12,6 +12,7 @@ from redis.asyncio import Redis
 from chatbot_api.streaming.log import StreamLog
 from chatbot_api.streaming.memory import MemoryStreamLog
 from chatbot_api.streaming.redis_log import RedisStreamLog
+from tests.streaming.conftest import split_events
 
 NewWorker = Callable[[], Awaitable[StreamLog]]
 
@@ -51,7 +52,7 @@ async def new_worker(backend: str | None) -> AsyncIterator[NewWorker]:
 
 
 async def collect(stream_log: StreamLog, stream_id: str) -> list[bytes]:
-    return [event async for event in stream_log.read(stream_id)]
+    return split_events([chunk async for chunk in stream_log.read(stream_id)])
 
 
 def events(n: int, start: int = 0) -> list[bytes]:

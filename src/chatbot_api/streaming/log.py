@@ -24,7 +24,9 @@ class StreamLog(Protocol):
         """Flush, mark finished (readers end after the last event), keep for a short expiry."""
 
     def read(self, stream_id: str) -> AsyncIterator[bytes]:
-        """All events from the first, then live ones until closed. Ends at once if unknown."""
+        """The SSE bytes from the first event, then live ones until closed; ends at once if
+        unknown. Each chunk holds one or more whole events (a reader that is behind gets all
+        pending events at once)."""
 
     async def active_stream(self, chat_id: str) -> str | None:
         """The chat's live stream id, or None when nothing is live."""

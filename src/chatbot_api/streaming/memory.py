@@ -12,12 +12,16 @@ DEFAULT_MAX_CLOSED = 1000
 
 
 class LocalStream:
-    """One stream's events in memory; readers replay from the first and wait for new ones."""
+    """One stream's SSE bytes in memory; readers replay from the start and wait for more.
 
-    __slots__ = ("closed", "events", "stop", "waiters")
+    Events are kept in one growing buffer (no per-event object), and a reader that is behind
+    receives everything pending as one chunk: whole events, in order, never split.
+    """
+
+    __slots__ = ("buffer", "closed", "stop", "waiters")
 
     def __init__(self) -> None:
-        self.events: list[bytes] = []
+        self.buffer = bytearray()
         self.closed = False
         self.waiters: list[asyncio.Future[None]] = []
         self.stop = asyncio.Event()
@@ -25,7 +29,7 @@ class LocalStream:
     def append(self, event: bytes) -> None:
         if self.closed:
             return
-        self.events.append(event)
+        self.buffer += event
         if self.waiters:
             self._wake()
 
@@ -41,11 +45,13 @@ class LocalStream:
 
     async def iterate(self) -> AsyncIterator[bytes]:
         position = 0
-        events = self.events
+        buffer = self.buffer
         while True:
-            while position < len(events):
-                yield events[position]
-                position += 1
+            if position < len(buffer):
+                chunk = bytes(buffer[position:])
+                position += len(chunk)
+                yield chunk
+                continue
             if self.closed:
                 return
             waiter = asyncio.get_running_loop().create_future()
