@@ -56,6 +56,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             pool_size=settings.db_pool_size,
             max_overflow=settings.db_max_overflow,
             echo=settings.db_echo,
+            pre_ping=settings.db_pool_pre_ping,
+            recycle=settings.db_pool_recycle_seconds,
         )
         redis = create_redis(settings.redis_url)
         http = httpx.AsyncClient(timeout=httpx.Timeout(30.0, connect=10.0))

@@ -142,6 +142,21 @@ async def get_messages(session: AsyncSession, chat_id: uuid.UUID) -> list[Messag
     return list(result.all())
 
 
+MessageRow = tuple[uuid.UUID, str, list[dict[str, Any]], list[Any], datetime]
+"""(id, role, parts, attachments, createdAt) — a message read for display, no ORM object."""
+
+
+async def get_message_rows(session: AsyncSession, chat_id: uuid.UUID) -> list[MessageRow]:
+    """The chat's messages as plain rows, oldest first: the read path of large chats, where
+    building ORM objects would cost more than the query."""
+    result = await session.execute(
+        select(Message.id, Message.role, Message.parts, Message.attachments, Message.created_at)
+        .where(Message.chat_id == chat_id)
+        .order_by(Message.created_at.asc(), Message.id.asc())
+    )
+    return [tuple(row) for row in result.all()]
+
+
 async def get_message(session: AsyncSession, message_id: uuid.UUID) -> Message | None:
     message: Message | None = await session.get(Message, message_id)
     return message

@@ -6,7 +6,7 @@ import uuid
 from typing import Annotated
 
 from fastapi import APIRouter, Query
-from fastapi.responses import PlainTextResponse
+from fastapi.responses import PlainTextResponse, Response
 
 from chatbot_api.auth.dependencies import ChatUser, VoteUser
 from chatbot_api.chats import service
@@ -26,8 +26,8 @@ from chatbot_api.chats.schemas import (
     VisibilityUpdate,
     VoteOut,
     chat_out,
+    chat_view_json,
     error_responses,
-    message_out,
 )
 from chatbot_api.db.session import SessionDep
 
@@ -79,6 +79,7 @@ async def delete_chat(chat_id: ChatIdQuery, user: ChatUser, session: SessionDep)
 
 @router.get(
     "/chat/{id}",
+    response_model=ChatWithMessages,
     summary="A chat with its messages (the /chat/{id} page data)",
     description=(
         "The owner always gets it (`isReadonly: false`); another user gets a public chat "
@@ -86,13 +87,10 @@ async def delete_chat(chat_id: ChatIdQuery, user: ChatUser, session: SessionDep)
     ),
     responses=error_responses(400, 401, 404),
 )
-async def get_chat(id: ChatIdPath, user: ChatUser, session: SessionDep) -> ChatWithMessages:
+async def get_chat(id: ChatIdPath, user: ChatUser, session: SessionDep) -> Response:
     view = await service.view_chat(session, id, user.id)
-    return ChatWithMessages(
-        chat=chat_out(view.chat),
-        messages=[message_out(message) for message in view.messages],
-        is_readonly=view.is_readonly,
-    )
+    body = chat_view_json(view.chat, view.messages, is_readonly=view.is_readonly)
+    return Response(body, media_type="application/json")
 
 
 @router.patch(

@@ -9,7 +9,7 @@ from typing import Literal
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from chatbot_api.chats import repository
-from chatbot_api.chats.models import Chat, Message, Vote
+from chatbot_api.chats.models import Chat, Vote
 from chatbot_api.core.errors import AppError, BadRequest, ChatForbidden, ChatNotFound
 
 HISTORY_DEFAULT_LIMIT = 10
@@ -30,7 +30,7 @@ class HistoryResult:
 @dataclass(frozen=True, slots=True)
 class ChatView:
     chat: Chat
-    messages: list[Message]
+    messages: list[repository.MessageRow]
     is_readonly: bool
 
 
@@ -65,7 +65,7 @@ async def get_readable_chat(session: AsyncSession, chat_id: uuid.UUID, user_id: 
 async def view_chat(session: AsyncSession, chat_id: uuid.UUID, user_id: uuid.UUID) -> ChatView:
     """A chat with its messages (oldest first) as the `/chat/{id}` page shows it."""
     chat = await get_readable_chat(session, chat_id, user_id)
-    messages = await repository.get_messages(session, chat.id)
+    messages = await repository.get_message_rows(session, chat.id)
     return ChatView(chat=chat, messages=messages, is_readonly=chat.user_id != user_id)
 
 

@@ -69,6 +69,8 @@ class Settings(BaseSettings):
     db_pool_size: int = 10
     db_max_overflow: int = 10
     db_echo: bool = False
+    db_pool_pre_ping: bool = False  # test each pooled connection before use (+3 round trips)
+    db_pool_recycle_seconds: int = 1800
 
     # --- auth ----------------------------------------------------------------------------
     jwt_secret_key: SecretStr | None = None
