@@ -13,6 +13,9 @@ import orjson
 
 TEXT_DELTA = b'"type":"text-delta"'
 UPSTREAM_FIRST = b'"content":"Hello"'
+# A large reader buffer: with the default 64 KB the reader pauses the socket mid-body and
+# large responses can stall on TCP window probes (~200 ms), which is the client, not the server.
+READ_LIMIT = 16 * 2**20
 
 
 @dataclass(slots=True)
@@ -79,7 +82,9 @@ class Connection:
         result: Result,
     ) -> None:
         if self.writer is None:
-            self.reader, self.writer = await asyncio.open_connection(self.host, self.port)
+            self.reader, self.writer = await asyncio.open_connection(
+                self.host, self.port, limit=READ_LIMIT
+            )
         reader, writer = self.reader, self.writer
         assert reader is not None
         lines = [f"{method} {path} HTTP/1.1", f"host: {self.host}:{self.port}"]

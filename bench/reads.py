@@ -18,7 +18,7 @@ import orjson
 
 from bench.client import Connection
 from bench.targets import Target
-from bench.turns import _filler, summary
+from bench.turns import _filler, pct, summary
 
 HOST = "127.0.0.1"
 
@@ -138,6 +138,8 @@ async def reading(
                 values = lat[target.name]
                 row = summary(values)
                 row["p50"] = row["median"]
+                row["p90"] = pct(values, 90)
+                row["slow"] = sum(1 for v in values if v > 3 * row["median"])
                 out.setdefault(name, {}).setdefault(target.name, {})[str(clients)] = row
     return out
 

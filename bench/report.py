@@ -641,14 +641,31 @@ def _reading(out: list[str], data: dict[str, Any], checks: Checks) -> None:
                         f"`{name}`",
                         clients,
                         f(r["median"], 2),
+                        f(r.get("p90"), 2),
                         f(r["p99"], 2),
                         f"{f(r['min'], 2)}–{f(r['max'], 2)}",
+                        f(r.get("slow")),
                         f(r["n"]),
                     ]
                 )
                 if endpoint == "history first page":
                     firsts[(name, clients)] = r["median"]
-    out.append(table(["request", "server", "clients", "p50 ms", "p99 ms", "min–max ms", "n"], rows))
+    out.append(
+        table(
+            [
+                "request",
+                "server",
+                "clients",
+                "p50 ms",
+                "p90 ms",
+                "p99 ms",
+                "min–max ms",
+                "> 3 × p50",
+                "n",
+            ],
+            rows,
+        )
+    )
     out.append(
         "\nAt 16 clients one worker's core is the limit (latency ≈ queueing behind the other 15 "
         "requests); at 1 client it is the per-request work: auth, one or two queries, JSON "
