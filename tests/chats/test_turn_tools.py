@@ -285,6 +285,8 @@ async def test_request_suggestions_streams_and_saves_them(
         saved = (await session.scalars(select(Suggestion))).all()
     assert len(saved) == len(streamed)
     assert {s.original_text for s in saved} == {c["data"]["originalText"] for c in streamed}
+    # the ids the client saw are the ids of the saved rows (it resolves suggestions by id)
+    assert {str(s.id) for s in saved} == {c["data"]["id"] for c in streamed}
     assert all(s.user_id == user.id and s.document_created_at == doc.created_at for s in saved)
 
 

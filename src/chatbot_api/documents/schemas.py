@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Annotated, Literal
 
@@ -107,3 +107,4 @@ class SuggestionDraft:
     original_text: str
     suggested_text: str
     description: str | None = None
+    id: uuid.UUID = field(default_factory=uuid.uuid4)  # the id the client already saw

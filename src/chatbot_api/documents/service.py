@@ -216,7 +216,7 @@ async def save_suggestions(
         raise DocumentNotFound()
     rows = [
         Suggestion(
-            id=uuid.uuid4(),
+            id=draft.id,
             document_id=document.id,
             document_created_at=document.created_at,
             original_text=draft.original_text,

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
 from typing import Any, ClassVar
 
 import orjson
@@ -90,7 +89,7 @@ class RequestSuggestions(Tool):
             "originalText": draft.original_text,
             "suggestedText": draft.suggested_text,
             "description": draft.description,
-            "id": str(uuid.uuid4()),
+            "id": str(draft.id),
             "documentId": str(document.id),
             "isResolved": False,
         }
