@@ -54,8 +54,6 @@ async def _until_text(events: AsyncIterator[dict[str, Any]], count: int) -> list
 async def test_stream_started_on_one_worker_resumes_and_stops_from_another(
     db: Any, app: FastAPI, settings: Settings, redis_url: str
 ) -> None:
-    if db.backend != "postgresql":
-        pytest.skip("multi-worker deployments run on PostgreSQL")
     user = await make_user(app)
     env = worker_env(settings, REDIS_URL=redis_url, DEMO_MODEL_WORD_DELAY_MS="60")
     body = chat_body("Hello there")
