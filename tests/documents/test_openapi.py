@@ -11,7 +11,7 @@ async def test_openapi_declares_document_routes_and_errors(client: httpx.AsyncCl
     for operation in (*document.values(), suggestions["get"]):
         assert {"200", "400", "401", "403"} <= set(operation["responses"])
         error = operation["responses"]["403"]["content"]["application/json"]["schema"]
-        assert error["$ref"].endswith("/ErrorOut")
+        assert error["$ref"].endswith("/ErrorEnvelope")
     assert "404" in document["get"]["responses"]
     assert "404" in document["delete"]["responses"]
     body = spec["components"]["schemas"]["DocumentSaveIn"]["properties"]

@@ -8,7 +8,6 @@ from fastapi import APIRouter, Response, status
 
 from chatbot_api.auth.dependencies import AuthServiceDep, ClientIp, CurrentUser, OptionalUser
 from chatbot_api.auth.schemas import (
-    ErrorEnvelope,
     LoginRequest,
     LogoutRequest,
     RefreshRequest,
@@ -17,6 +16,7 @@ from chatbot_api.auth.schemas import (
     TokenResponse,
 )
 from chatbot_api.auth.service import session_of
+from chatbot_api.core.schemas import ErrorEnvelope
 
 router = APIRouter(tags=["auth"])
 

@@ -69,11 +69,3 @@ class TokenResponse(BaseModel):
 class SessionResponse(BaseModel):
     user: SessionUser
     expires: str = Field(description="Expiry of the credential, `YYYY-MM-DDTHH:MM:SS.sssZ`")
-
-
-class ErrorEnvelope(BaseModel):
-    """The ai-chatbot error body."""
-
-    code: str
-    message: str
-    cause: str | None = None

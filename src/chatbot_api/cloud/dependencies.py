@@ -9,10 +9,10 @@ from fastapi import Depends, Request
 from chatbot_api.auth.dependencies import CurrentUser, SettingsDep
 from chatbot_api.cloud.attachments import AttachmentService
 from chatbot_api.cloud.errors import PayloadTooLarge
-from chatbot_api.cloud.schemas import CloudErrorBody
 from chatbot_api.cloud.service import ThreadService
 from chatbot_api.cloud.telemetry import TelemetryService
 from chatbot_api.cloud.titles import TitleRun
+from chatbot_api.core.schemas import CloudError
 from chatbot_api.db.session import SessionDep
 
 ERROR_DESCRIPTIONS = {
@@ -30,7 +30,7 @@ ERROR_DESCRIPTIONS = {
 def errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
     """`responses=` for the given error statuses, all with the `{message, error}` body."""
     return {
-        status: {"model": CloudErrorBody, "description": ERROR_DESCRIPTIONS[status]}
+        status: {"model": CloudError, "description": ERROR_DESCRIPTIONS[status]}
         for status in statuses
     }
 

@@ -25,13 +25,6 @@ class CloudRequest(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
 
-class CloudErrorBody(BaseModel):
-    """The error body of every `/v1` route."""
-
-    message: str = Field(examples=["Thread not found"])
-    error: str = Field(examples=["not_found:thread"])
-
-
 # --- threads -------------------------------------------------------------------------------
 
 

@@ -18,5 +18,5 @@ class ErrorEnvelope(BaseModel):
 class CloudError(BaseModel):
     """The Assistant Cloud error body of every `/v1` route."""
 
-    message: str
-    error: str
+    message: str = Field(examples=["Thread not found"])
+    error: str = Field(examples=["not_found:thread"])

@@ -8,15 +8,16 @@ from fastapi import APIRouter, Depends, Query
 
 from chatbot_api.auth.dependencies import DocumentUser, SuggestionsUser
 from chatbot_api.core.errors import BadRequest
+from chatbot_api.core.schemas import ErrorEnvelope
 from chatbot_api.db.session import SessionDep
 from chatbot_api.documents import service
-from chatbot_api.documents.schemas import DocumentOut, DocumentSaveIn, ErrorOut, SuggestionOut
+from chatbot_api.documents.schemas import DocumentOut, DocumentSaveIn, SuggestionOut
 
 router = APIRouter(tags=["documents"])
 
 
 def _error(description: str) -> dict[str, Any]:
-    return {"model": ErrorOut, "description": description}
+    return {"model": ErrorEnvelope, "description": description}
 
 
 def _required_uuid(name: str, missing_cause: str) -> Any:

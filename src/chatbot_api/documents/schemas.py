@@ -34,14 +34,6 @@ class CamelModel(BaseModel):
     model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True)
 
 
-class ErrorOut(BaseModel):
-    """The ai-chatbot error envelope."""
-
-    code: str = Field(examples=["forbidden:document"])
-    message: str
-    cause: str | None = Field(default=None, examples=["Parameter id is required."])
-
-
 class DocumentSaveIn(BaseModel):
     """Body of `POST /api/document` (sent by the ai-chatbot client as text/plain JSON)."""
 
