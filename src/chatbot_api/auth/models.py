@@ -6,7 +6,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Index, PrimaryKeyConstraint, String, Uuid
+from sqlalchemy import ForeignKey, Index, PrimaryKeyConstraint, String, Uuid, func, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from chatbot_api.db.base import Base
@@ -15,7 +15,11 @@ from chatbot_api.db.types import UTCDateTime, gen_random_uuid, utcnow
 
 class User(Base):
     __tablename__ = "User"
-    __table_args__ = (PrimaryKeyConstraint("id", name="User_pkey"),)
+    __table_args__ = (
+        PrimaryKeyConstraint("id", name="User_pkey"),
+        # Ours (additive): case-insensitive e-mail lookups at login and registration.
+        Index("User_email_lower_idx", func.lower(text("email"))),
+    )
 
     id: Mapped[uuid.UUID] = mapped_column(
         Uuid, default=uuid.uuid4, server_default=gen_random_uuid()
