@@ -109,7 +109,7 @@ def tool_outcome(part: Mapping[str, Any], name: str) -> ToolResultPart | None:
     approval = part.get("approval")
     denied = isinstance(approval, Mapping) and approval.get("approved") is False
     if state == "output-available":
-        return ToolResultPart(call_id, name, part.get("output"))
+        return ToolResultPart(call_id, name, model_output(part.get("output")))
     if state == "output-error":
         return ToolResultPart(call_id, name, str(part.get("errorText", "")), is_error=True)
     if state == "output-denied" or (state == "approval-responded" and denied):
@@ -117,6 +117,20 @@ def tool_outcome(part: Mapping[str, Any], name: str) -> ToolResultPart | None:
         text = f"{DENIED_OUTPUT} Reason: {reason}" if reason else DENIED_OUTPUT
         return ToolResultPart(call_id, name, text, is_error=True)
     return None
+
+
+def model_output(output: Any) -> Any:
+    """What the model sees of a tool output: an assistant-ui `{"__aui_modelContent": [parts],
+    "value": …}` envelope gives its content (text parts as text), anything else is itself."""
+    if not isinstance(output, Mapping) or "__aui_modelContent" not in output:
+        return output
+    content = output["__aui_modelContent"]
+    if not isinstance(content, list):
+        return output.get("value")
+    texts = [p.get("text") for p in content if isinstance(p, Mapping) and p.get("type") == "text"]
+    if texts and len(texts) == len(content):
+        return "\n".join(str(text) for text in texts)
+    return content
 
 
 def has_outcome(part: Mapping[str, Any]) -> bool:

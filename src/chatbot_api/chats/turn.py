@@ -19,6 +19,7 @@ from chatbot_api.ai.tools import ToolContext
 from chatbot_api.ai.tools.base import ModelSource
 from chatbot_api.chats.persistence import ReplyRecord, save_reply, save_title
 from chatbot_api.chats.producers import TurnTasks
+from chatbot_api.chats.turn_options import TurnOptions
 from chatbot_api.chats.turn_steps import StepConfig, StepRunner
 from chatbot_api.core.config import Settings
 from chatbot_api.streaming.log import StreamLog
@@ -55,6 +56,7 @@ class TurnPlan:
     reply_id: uuid.UUID
     continuing: dict[str, Any] | None  # the stored assistant message an approval continues
     title_parts: list[dict[str, Any]] | None  # first user message of a new chat
+    options: TurnOptions | None = None  # client-context turns (chats/client_turn.py)
 
 
 class Turn:
@@ -87,6 +89,8 @@ class Turn:
                 settings=settings,
             ),
         )
+        if plan.options is not None:
+            plan.options.apply(self.runner.config)
         self.finished = False
 
     async def run(self) -> None:
@@ -100,7 +104,7 @@ class Turn:
                     await asyncio.wait_for(asyncio.shield(title), self._title_wait())
             await self._save()
             self.finished = True
-            self.writer.finish(reason)
+            self.writer.finish(reason, self._finish_metadata())
         except Exception:
             log.exception("turn crashed", chat_id=str(self.plan.chat_id))
         finally:
@@ -151,6 +155,10 @@ class Turn:
             await save_title(self.deps.session_factory, self.plan.chat_id, title)
         except Exception:  # a title is a nicety: never let it disturb the reply
             log.exception("title failed", chat_id=str(self.plan.chat_id))
+
+    def _finish_metadata(self) -> dict[str, Any] | None:
+        options = self.plan.options
+        return options.finish_metadata(self.plan.model_id, self.runner.usage) if options else None
 
     def _title_wait(self) -> float:
         return self.deps.settings.chat_title_timeout_seconds + 5

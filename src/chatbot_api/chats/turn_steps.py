@@ -49,6 +49,7 @@ class StepConfig:
     tool_timeout: float
     max_output_tokens: int | None = None
     tools: Mapping[str, Tool] = field(default_factory=lambda: CHAT_TOOLS)
+    temperature: float | None = None
 
 
 @dataclass(slots=True)
@@ -115,6 +116,7 @@ class StepRunner:
             tools=[tool.spec() for tool in config.tools.values()] if tools else [],
             reasoning=config.reasoning,
             max_output_tokens=config.max_output_tokens,
+            temperature=config.temperature,
         )
         self.writer.start_step()
         loop = asyncio.get_running_loop()
@@ -229,10 +231,14 @@ class StepRunner:
         return _Call(call_id, tool, args)
 
     async def _run_calls(self, calls: list[_Call]) -> bool:
-        """Run the calls in order; True when one waits for the user's approval."""
+        """Run the calls in order; True when one waits for the user's approval (or the
+        client: a frontend tool's call is never run here, the turn ends with `tool-calls`)."""
         waiting = False
         for call in calls:
-            if call.tool.needs_approval(self.ctx.settings):
+            if call.tool.runs_on_client:
+                self._open_calls.discard(call.tool_call_id)
+                waiting = True
+            elif call.tool.needs_approval(self.ctx.settings):
                 self.writer.tool_approval_request(str(uuid.uuid4()), call.tool_call_id)
                 self._open_calls.discard(call.tool_call_id)
                 waiting = True

@@ -64,6 +64,7 @@ class Tool:
     description: ClassVar[str]
     input_model: ClassVar[type[BaseModel]]
     timeout_seconds: ClassVar[float] = 120.0
+    runs_on_client: ClassVar[bool] = False  # a frontend tool: never run here (tools/frontend.py)
 
     def needs_approval(self, settings: Settings) -> bool:
         return False
