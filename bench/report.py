@@ -225,11 +225,11 @@ def _limits(out: list[str], data: dict[str, Any], names: dict[str, str]) -> None
     )
     out.append(
         "- **Added time to first token**: the baselines call the upstream at once; ours first "
-        "runs its pre-stream transaction serially (pool pre-ping = 3 round trips, advisory "
-        "lock, chat lookup, limit count, history load, chat/user message/stream inserts, "
+        "runs its pre-stream transaction serially (advisory lock, chat lookup, limit count, history load, chat/user message/stream inserts, "
         "commit — see the SQL section), plus JWT and body validation. This suite does not "
-        "split that time between round trips and CPU; 11–12 serial statements before the "
-        "first upstream byte are the likely bulk. p99 adds the noisy machine's scheduling."
+        "split that time between round trips and CPU; the serial statements before the first "
+        "upstream byte (SQL section) are the likely bulk. p99 adds the noisy machine's "
+        "scheduling."
     )
     out.append(
         "- **Memory per active stream**: RSS growth (not live-object accounting) includes "
@@ -247,10 +247,19 @@ def _limits(out: list[str], data: dict[str, Any], names: dict[str, str]) -> None
         "At 16 clients the single worker's core serialises the requests: p50 ≈ 16 × the "
         "single-client cost."
     )
-    out.append(
-        "- **SQL statements**: three of every count come from the pool's pre-ping "
-        "(`pool_pre_ping=True` in db/engine.py) and two are BEGIN/COMMIT.\n"
-    )
+    sql = data.get("sql", {})
+    pinged = any(t.strip() == ";" for r in sql.values() for t in r["statements"])
+    if sql:
+        out.append(
+            "- **SQL statements**: every read counts its BEGIN and COMMIT (two of the total)"
+            + (
+                "; three more per connection checkout are the pool's pre-ping "
+                "(`pool_pre_ping=True` in db/engine.py)."
+                if pinged
+                else "; the rest are the request's own queries."
+            )
+            + "\n"
+        )
 
 
 def _ceiling(out: list[str], data: dict[str, Any]) -> None:
