@@ -225,8 +225,9 @@ def _limits(out: list[str], data: dict[str, Any], names: dict[str, str]) -> None
     )
     out.append(
         "- **Added time to first token**: the baselines call the upstream at once; ours first "
-        "runs its pre-stream transaction serially (advisory lock, chat lookup, limit count, history load, chat/user message/stream inserts, "
-        "commit — see the SQL section), plus JWT and body validation. This suite does not "
+        "runs its pre-stream transaction serially (advisory lock, chat lookup, limit count, "
+        "history load, chat/user message/stream inserts, commit — see the SQL section), "
+        "plus JWT and body validation. This suite does not "
         "split that time between round trips and CPU; the serial statements before the first "
         "upstream byte (SQL section) are the likely bulk. p99 adds the noisy machine's "
         "scheduling."
