@@ -17,6 +17,7 @@ from chatbot_api.api import include_routes
 from chatbot_api.auth.setup import install_auth
 from chatbot_api.chats.producers import TurnTasks
 from chatbot_api.core.config import Settings
+from chatbot_api.core.gc import tune_gc_after_startup
 from chatbot_api.core.handlers import install_error_handlers
 from chatbot_api.core.logging import configure_logging
 from chatbot_api.core.middleware import RequestContextMiddleware
@@ -82,6 +83,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             redis=redis is not None,
             storage=settings.resolved_storage_backend,
         )
+        if settings.environment != "test":
+            tune_gc_after_startup()
         try:
             yield
         finally:
