@@ -88,9 +88,7 @@ def _threads_and_messages() -> None:
         ),
         _user_fk("ThreadMessageFeedback"),
     )
-    op.create_index(
-        "ThreadMessageFeedback_messageId_idx", "ThreadMessageFeedback", ["messageId"]
-    )
+    op.create_index("ThreadMessageFeedback_messageId_idx", "ThreadMessageFeedback", ["messageId"])
 
 
 def _identities_and_attachments() -> None:
