@@ -70,8 +70,12 @@ async def http_error_handler(request: Request, exc: Exception) -> JSONResponse:
 
 
 async def unhandled_error_handler(request: Request, exc: Exception) -> JSONResponse:
-    log.exception("unhandled error", path=request.url.path, method=request.method)
-    return _render(request, 500, {"code": "", "message": DEFAULT_MESSAGE})
+    request_id = str(getattr(request.state, "request_id", ""))
+    log.exception(
+        "unhandled error", path=request.url.path, method=request.method, request_id=request_id
+    )
+    headers = {"X-Request-ID": request_id} if request_id else None
+    return _render(request, 500, {"code": "", "message": DEFAULT_MESSAGE}, headers)
 
 
 def install_error_handlers(app: FastAPI) -> None:

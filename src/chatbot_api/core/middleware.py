@@ -35,8 +35,10 @@ class RequestContextMiddleware:
             request_id = uuid.uuid4().hex
         if scope["method"] in _BODY_METHODS and scope["path"].startswith("/api/"):
             headers = _force_json_content_type(headers)
-        scope = {**scope, "headers": headers}
+        # The state dict is shared with the outer scope, so the server-error handler (which runs
+        # outside this middleware) can still name the request id on a 500.
         scope.setdefault("state", {})["request_id"] = request_id
+        scope = {**scope, "headers": headers}
 
         structlog.contextvars.clear_contextvars()
         structlog.contextvars.bind_contextvars(request_id=request_id)

@@ -1,0 +1,85 @@
+"""Operations: readiness reflects the database and Redis; unexpected errors stay JSON."""
+
+from __future__ import annotations
+
+import socket
+from pathlib import Path
+
+import httpx
+from fastapi import FastAPI
+
+from chatbot_api.core.config import Settings
+from chatbot_api.main import create_app
+from tests.conftest import TestDatabase, make_settings
+
+
+def _closed_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+async def _get(app: FastAPI, path: str) -> httpx.Response:
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
+            return await http.get(path)
+
+
+async def test_ready_answers_503_when_the_database_is_unreachable(tmp_path: Path) -> None:
+    settings = Settings(
+        environment="test",
+        postgres_url=f"postgresql://postgres@127.0.0.1:{_closed_port()}/nothing",
+        data_dir=tmp_path,
+        jwt_secret_key="x" * 40,
+    )
+    response = await _get(create_app(settings), "/health/ready")
+    assert response.status_code == 503
+    assert response.json()["checks"]["database"].startswith("error")
+    assert (await _get(create_app(settings), "/health")).status_code == 200  # process is up
+
+
+async def test_ready_answers_503_when_redis_is_unreachable(
+    db: TestDatabase, tmp_path: Path
+) -> None:
+    settings = make_settings(db, tmp_path, redis_url=f"redis://127.0.0.1:{_closed_port()}/0")
+    response = await _get(create_app(settings), "/health/ready")
+    assert response.status_code == 503
+    body = response.json()
+    assert body["checks"]["database"] == "ok"
+    assert body["checks"]["redis"].startswith("error")
+
+
+async def test_ready_reports_redis_ok_when_configured(
+    db: TestDatabase, tmp_path: Path, redis_url: str
+) -> None:
+    settings = make_settings(db, tmp_path, redis_url=redis_url)
+    response = await _get(create_app(settings), "/health/ready")
+    assert response.status_code == 200
+    assert response.json()["checks"] == {"database": "ok", "redis": "ok"}
+
+
+async def test_unexpected_error_is_a_json_500_with_request_id_and_no_trace(
+    db: TestDatabase, tmp_path: Path
+) -> None:
+    app = create_app(make_settings(db, tmp_path))
+
+    async def explode() -> None:
+        raise RuntimeError("secret internal detail")
+
+    app.add_api_route("/api/explode", explode)
+    response = await _get(app, "/api/explode")
+    assert response.status_code == 500
+    assert response.json() == {
+        "code": "",
+        "message": "Something went wrong. Please try again later.",
+    }
+    assert response.headers["x-request-id"]
+    assert "secret internal detail" not in response.text
+    assert "Traceback" not in response.text
+
+
+async def test_client_request_id_is_echoed(client: httpx.AsyncClient) -> None:
+    response = await client.get("/ping", headers={"X-Request-ID": "req-123"})
+    assert response.text == "pong"
+    assert response.headers["x-request-id"] == "req-123"
