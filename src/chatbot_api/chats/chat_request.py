@@ -1,4 +1,5 @@
-"""The `POST /api/chat` body: ai-chatbot's shape, its approval continuation and the SDK default."""
+"""The `POST /api/chat` body: ai-chatbot's shape, its approval continuation and the SDK default
+(the other shapes: chats/client_turn.py)."""
 
 from __future__ import annotations
 
@@ -138,6 +139,11 @@ def parse_chat_request(raw: bytes) -> ChatRequest:
         data = orjson.loads(raw)
     except orjson.JSONDecodeError:
         raise BadRequest("Request body must be JSON.") from None
+    return parse_chat_data(data)
+
+
+def parse_chat_data(data: Any) -> ChatRequest:
+    """ai-chatbot's body (or the plain SDK default) once parsed from JSON."""
     body = _validate(_ADAPTER, data, "")
     message, approval = body.message, None
     if body.messages is not None:

@@ -13,7 +13,10 @@ from chatbot_api.ai.prompts import RequestHints
 from chatbot_api.ai.registry import ModelRegistry
 from chatbot_api.auth.dependencies import ChatUser
 from chatbot_api.chats import turn_service
-from chatbot_api.chats.chat_request import ChatRequest, ChatRequestIn, parse_chat_request
+from chatbot_api.chats.chat_request import ChatRequest
+from chatbot_api.chats.client_turn import ClientTurn, parse_chat_body
+from chatbot_api.chats.client_turn_service import start_client_turn
+from chatbot_api.chats.client_turn_spec import CHAT_BODY_DESCRIPTION, chat_body_schema
 from chatbot_api.chats.dependencies import ChatIdPath
 from chatbot_api.chats.turn import TurnDeps
 from chatbot_api.core.schemas import ErrorEnvelope
@@ -49,9 +52,9 @@ _SSE_RESPONSE: dict[int | str, dict[str, Any]] = {
 }
 
 
-async def chat_request(request: Request) -> ChatRequest:
+async def chat_request(request: Request) -> ChatRequest | ClientTurn:
     """The body, parsed as JSON whatever its Content-Type; 400 before authentication."""
-    return parse_chat_request(await request.body())
+    return parse_chat_body(await request.body())
 
 
 async def turn_deps(request: Request) -> TurnDeps:
@@ -107,7 +110,7 @@ def _inline_schema(model: type[BaseModel]) -> dict[str, Any]:
     return inlined
 
 
-ChatBody = Annotated[ChatRequest, Depends(chat_request)]
+ChatBody = Annotated[ChatRequest | ClientTurn, Depends(chat_request)]
 Deps = Annotated[TurnDeps, Depends(turn_deps)]
 Registry = Annotated[ModelRegistry, Depends(model_registry)]
 Hints = Annotated[RequestHints, Depends(request_hints)]
@@ -121,17 +124,11 @@ def ui_stream(stream_log: StreamLog, stream_key: str) -> StreamingResponse:
 @router.post(
     "/chat",
     summary="Send a message (or answer a tool approval) and stream the reply",
-    description=(
-        "Body: ai-chatbot's `{id, message, selectedChatModel, selectedVisibilityType}`, its "
-        "approval continuation (`messages` whose last message is the assistant's or carries "
-        "an approval answer), or the AI SDK default `{id, messages, trigger}`. The chat's "
-        "stored messages plus the new one are the model's context. The reply runs on even "
-        "if the client disconnects; resume it with `GET /api/chat/{id}/stream`."
-    ),
+    description=CHAT_BODY_DESCRIPTION,
     openapi_extra={
         "requestBody": {
             "required": True,
-            "content": {"application/json": {"schema": _inline_schema(ChatRequestIn)}},
+            "content": {"application/json": {"schema": chat_body_schema(_inline_schema)}},
         }
     },
     response_class=StreamingResponse,
@@ -140,7 +137,10 @@ def ui_stream(stream_log: StreamLog, stream_key: str) -> StreamingResponse:
 async def post_chat(
     body: ChatBody, user: ChatUser, deps: Deps, registry: Registry, hints: Hints
 ) -> StreamingResponse:
-    stream_key = await turn_service.start_turn(deps, registry, user, body, hints)
+    if isinstance(body, ClientTurn):
+        stream_key = await start_client_turn(deps, registry, user, body, hints)
+    else:
+        stream_key = await turn_service.start_turn(deps, registry, user, body, hints)
     return ui_stream(deps.stream_log, stream_key)
 
 

@@ -117,6 +117,15 @@ class Settings(BaseSettings):
     assistant_cloud_title_timeout_seconds: float = Field(default=20.0, gt=0)
     assistant_cloud_upload_url_expire_seconds: int = Field(default=900, ge=30, le=7 * 86400)
     assistant_cloud_max_attachment_bytes: int = Field(default=20 * 1024 * 1024, ge=1)
+    # assistant-ui's chat body: offer our backend tools too; honour `config.apiKey/baseUrl`
+    assistant_ui_backend_tools: bool = True
+    allow_client_provider_config: bool = False
+    # Proxy mode: keep `/v1` threads and messages in this hosted Assistant Cloud instead
+    assistant_ui_base_url: str | None = None
+    assistant_ui_api_key: SecretStr | None = None
+    assistant_ui_workspace_id: str | None = None  # API-key mode: `Aui-Workspace-Id`
+    assistant_ui_timeout_seconds: float = Field(default=10.0, gt=0)
+    assistant_ui_retries: int = Field(default=2, ge=0, le=5)  # idempotent calls only
 
     # --- entitlements --------------------------------------------------------------------
     guest_max_messages_per_day: int = Field(default=20, ge=0)
