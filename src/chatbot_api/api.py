@@ -9,6 +9,7 @@ from chatbot_api.auth.router import router as auth_router
 from chatbot_api.chats.router import router as chats_router
 from chatbot_api.chats.stream_router import router as chat_stream_router
 from chatbot_api.cloud.router import router as cloud_router
+from chatbot_api.cloud.simple_router import router as simple_threads_router
 from chatbot_api.documents.router import router as documents_router
 from chatbot_api.files.router import router as files_router
 from chatbot_api.ops.router import router as ops_router
@@ -22,4 +23,5 @@ def include_routes(app: FastAPI) -> None:
     app.include_router(documents_router, prefix="/api")
     app.include_router(files_router, prefix="/api/files")
     app.include_router(cloud_router, prefix="/v1")
+    app.include_router(simple_threads_router, prefix="/api")
     app.include_router(models_router, prefix="/api")
