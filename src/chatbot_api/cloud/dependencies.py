@@ -9,6 +9,7 @@ from fastapi import Depends, Request
 from chatbot_api.auth.dependencies import CurrentUser, SettingsDep
 from chatbot_api.cloud.attachments import AttachmentService
 from chatbot_api.cloud.errors import PayloadTooLarge
+from chatbot_api.cloud.proxy import CloudProxy, ProxyThreadService
 from chatbot_api.cloud.service import ThreadService
 from chatbot_api.cloud.telemetry import TelemetryService
 from chatbot_api.cloud.titles import TitleRun
@@ -47,9 +48,22 @@ def body_limit(max_bytes: int) -> Any:
 
 
 async def get_thread_service(
-    session: SessionDep, user: CurrentUser, settings: SettingsDep
+    request: Request, session: SessionDep, user: CurrentUser, settings: SettingsDep
 ) -> ThreadService:
+    if settings.assistant_ui_base_url:  # proxy mode: the hosted cloud is the store
+        return ProxyThreadService(
+            session, user, settings.assistant_cloud_project_id, cloud_proxy(request)
+        )
     return ThreadService(session, user, settings.assistant_cloud_project_id)
+
+
+def cloud_proxy(request: Request) -> CloudProxy:
+    """The app's one CloudProxy (its user-token cache), made on first use."""
+    state = request.app.state
+    proxy: CloudProxy | None = getattr(state, "cloud_proxy", None)
+    if proxy is None:
+        proxy = state.cloud_proxy = CloudProxy(state.settings, state.http)
+    return proxy
 
 
 ThreadServiceDep = Annotated[ThreadService, Depends(get_thread_service)]
