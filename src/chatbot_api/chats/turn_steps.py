@@ -23,6 +23,7 @@ from chatbot_api.ai.base import (
     ToolCallDelta,
     ToolCallEnd,
     ToolCallStart,
+    ToolSpec,
     Usage,
 )
 from chatbot_api.ai.convert import to_model_messages, tool_name_of
@@ -52,6 +53,19 @@ class StepConfig:
     temperature: float | None = None
 
 
+_SPECS: dict[type[Tool], ToolSpec] = {}
+
+
+def tool_spec(tool: Tool) -> ToolSpec:
+    """The tool's spec, built once per server tool class (its JSON schema costs ~1 ms)."""
+    if tool.runs_on_client:  # per-request classes, their spec is the client's schema as is
+        return tool.spec()
+    spec = _SPECS.get(type(tool))
+    if spec is None:
+        spec = _SPECS[type(tool)] = tool.spec()
+    return spec
+
+
 @dataclass(slots=True)
 class _Call:
     tool_call_id: str
@@ -72,6 +86,7 @@ class StepRunner:
         self._open_calls: set[str] = set()
         self._last_event = 0.0
         self._idle_expired = False
+        self._idle_timer: asyncio.TimerHandle | None = None
 
     async def run(self) -> FinishReason:
         try:
@@ -113,25 +128,30 @@ class StepRunner:
             model=config.upstream_model,
             system=config.system,
             messages=to_model_messages([*config.history, {"role": "assistant", "parts": parts}]),
-            tools=[tool.spec() for tool in config.tools.values()] if tools else [],
+            tools=[tool_spec(tool) for tool in config.tools.values()] if tools else [],
             reasoning=config.reasoning,
             max_output_tokens=config.max_output_tokens,
             temperature=config.temperature,
         )
         self.writer.start_step()
         loop = asyncio.get_running_loop()
-        guard = asyncio.create_task(self._idle_guard(asyncio.current_task()))
+        task = asyncio.current_task()
+        self._idle_expired = False
+        self._last_event = loop.time()
+        self._idle_timer = loop.call_at(
+            self._last_event + config.idle_timeout, self._idle_check, task, loop
+        )
         try:
             return await self._consume(request, tools, loop)
         except asyncio.CancelledError:
             if not self._idle_expired:
                 raise
-            task = asyncio.current_task()
             if task is not None:
                 task.uncancel()
             raise ProviderError(STALLED, detail="idle timeout") from None
         finally:
-            guard.cancel()
+            if self._idle_timer is not None:
+                self._idle_timer.cancel()
             self._close_block()
 
     async def _consume(
@@ -179,19 +199,16 @@ class StepRunner:
         else:
             self.writer.reasoning_end(block_id)
 
-    async def _idle_guard(self, target: asyncio.Task[Any] | None) -> None:
-        """Cancel the step when the model sends nothing for `idle_timeout` seconds."""
-        loop = asyncio.get_running_loop()
-        self._last_event = loop.time()
-        self._idle_expired = False
-        while True:
-            remaining = self._last_event + self.config.idle_timeout - loop.time()
-            if remaining <= 0:
-                self._idle_expired = True
-                if target is not None:
-                    target.cancel()
-                return
-            await asyncio.sleep(remaining)
+    def _idle_check(self, task: asyncio.Task[Any] | None, loop: asyncio.AbstractEventLoop) -> None:
+        """Cancel the step when the model sent nothing for `idle_timeout` seconds (a timer,
+        re-armed lazily from the last event's time: nothing per event but one store)."""
+        deadline = self._last_event + self.config.idle_timeout
+        if loop.time() < deadline:
+            self._idle_timer = loop.call_at(deadline, self._idle_check, task, loop)
+            return
+        self._idle_expired = True
+        if task is not None:
+            task.cancel()
 
     # --- tool calls ---------------------------------------------------------------------
     def _tool_event(self, event: Any, calls: list[_Call]) -> None:
