@@ -43,6 +43,7 @@ def unavailable(what: str, reason: str) -> None:
 
 @dataclass
 class TestDatabase:
+    __test__ = False  # a helper, not a test class
     backend: str
     url: str
     engine: AsyncEngine

@@ -19,6 +19,7 @@ from chatbot_api.documents.models import Document
 
 @dataclass
 class TestUser:
+    __test__ = False  # a helper, not a test class
     id: uuid.UUID
     email: str
     type: UserType
