@@ -125,5 +125,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             ],
             expose_headers=["X-Request-ID", "Retry-After"],
         )
-    app.add_middleware(RequestContextMiddleware)
+    app.add_middleware(RequestContextMiddleware, max_body_bytes=settings.max_request_body_bytes)
     return app

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import socket
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import httpx
@@ -83,3 +84,26 @@ async def test_client_request_id_is_echoed(client: httpx.AsyncClient) -> None:
     response = await client.get("/ping", headers={"X-Request-ID": "req-123"})
     assert response.text == "pong"
     assert response.headers["x-request-id"] == "req-123"
+
+
+async def test_oversized_body_is_refused_with_413_before_it_is_read(
+    db: TestDatabase, tmp_path: Path
+) -> None:
+    app = create_app(make_settings(db, tmp_path, max_request_body_bytes=2048))
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
+            declared = await http.post("/api/chat", content=b"x" * 4096)
+            assert declared.status_code == 413
+            assert declared.json()["code"] == "bad_request:too_large"
+            assert "2048" in declared.json()["cause"]
+
+            async def chunks() -> AsyncIterator[bytes]:  # no Content-Length: counted as read
+                for _ in range(8):
+                    yield b"x" * 1024
+
+            streamed = await http.post("/api/chat", content=chunks())
+            assert streamed.status_code == 413
+            cloud = await http.post("/v1/threads", content=b"x" * 4096)
+            assert cloud.status_code == 413
+            assert set(cloud.json()) == {"message", "error"}

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import uuid
 
-from chatbot_api.core.errors import AppError
+from chatbot_api.core.errors import AppError, PayloadTooLarge
+
+__all__ = ["PayloadTooLarge"]  # re-exported: cloud modules import it from here
 
 
 class ThreadNotFound(AppError):
@@ -26,16 +28,6 @@ class AttachmentNotFound(AppError):
 
     def __init__(self) -> None:
         super().__init__("Attachment not found")
-
-
-class PayloadTooLarge(AppError):
-    """413: the body (or one field of it) is over its size limit."""
-
-    code = "bad_request:too_large"
-
-    @property
-    def status(self) -> int:
-        return 413
 
 
 class CloudBadRequest(AppError):

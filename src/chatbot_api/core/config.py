@@ -98,6 +98,7 @@ class Settings(BaseSettings):
     storage_backend: Literal["local", "s3", "vercel_blob"] | None = None  # None: auto
     local_storage_dir: Path | None = None  # default: <data_dir>/uploads
     max_upload_bytes: int = 5 * 1024 * 1024
+    max_request_body_bytes: int = Field(default=32 * 1024 * 1024, ge=1024)  # non-multipart
     blob_read_write_token: SecretStr | None = None
     blob_api_url: str = "https://blob.vercel-storage.com"
     s3_endpoint_url: str | None = None

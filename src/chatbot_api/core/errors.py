@@ -122,6 +122,16 @@ class BadRequest(AppError):
     code = "bad_request:api"
 
 
+class PayloadTooLarge(AppError):
+    """413: the body (or one field of it) is over its size limit."""
+
+    code = "bad_request:too_large"
+
+    @property
+    def status(self) -> int:
+        return 413
+
+
 class DatabaseError(AppError):
     code = "bad_request:database"
 

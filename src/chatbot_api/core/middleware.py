@@ -5,8 +5,11 @@ from __future__ import annotations
 import time
 import uuid
 
+import orjson
 import structlog
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from chatbot_api.core.errors import PayloadTooLarge
 
 log = structlog.get_logger("chatbot_api.access")
 
@@ -19,8 +22,9 @@ class RequestContextMiddleware:
     access line per request; treats /api request bodies as JSON whatever their Content-Type
     (the ai-chatbot client sends JSON as text/plain, contract §0.5)."""
 
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, max_body_bytes: int = 32 * 1024 * 1024) -> None:
         self.app = app
+        self.max_body_bytes = max_body_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -33,8 +37,13 @@ class RequestContextMiddleware:
                 request_id = value.decode("latin-1")[:128]
         if not request_id:
             request_id = uuid.uuid4().hex
-        if scope["method"] in _BODY_METHODS and scope["path"].startswith("/api/"):
-            headers = _force_json_content_type(headers)
+        too_large = False
+        if scope["method"] in _BODY_METHODS:
+            if scope["path"].startswith("/api/"):
+                headers = _force_json_content_type(headers)
+            if not _is_multipart(headers):  # uploads enforce their own, smaller limits
+                too_large = _content_length(headers) > self.max_body_bytes
+                receive = _limited(receive, self.max_body_bytes)
         # The state dict is shared with the outer scope, so the server-error handler (which runs
         # outside this middleware) can still name the request id on a 500.
         scope.setdefault("state", {})["request_id"] = request_id
@@ -54,7 +63,10 @@ class RequestContextMiddleware:
             await send(message)
 
         try:
-            await self.app(scope, receive, send_wrapper)
+            if too_large:  # answered without reading the body
+                await _too_large(scope, send_wrapper, self.max_body_bytes)
+            else:
+                await self.app(scope, receive, send_wrapper)
         finally:
             log.info(
                 "request",
@@ -75,3 +87,53 @@ def _force_json_content_type(headers: list[tuple[bytes, bytes]]) -> list[tuple[b
         out.append((key, value))
     out.append((b"content-type", b"application/json"))
     return out
+
+
+def _is_multipart(headers: list[tuple[bytes, bytes]]) -> bool:
+    return any(k == b"content-type" and v.lower().startswith(b"multipart/") for k, v in headers)
+
+
+def _content_length(headers: list[tuple[bytes, bytes]]) -> int:
+    for key, value in headers:
+        if key == b"content-length":
+            try:
+                return int(value)
+            except ValueError:
+                return 0
+    return 0
+
+
+def _limited(receive: Receive, limit: int) -> Receive:
+    """`receive` that fails with 413 as soon as the body grows past `limit` bytes."""
+    received = 0
+
+    async def limited_receive() -> Message:
+        nonlocal received
+        message = await receive()
+        if message["type"] == "http.request":
+            received += len(message.get("body", b""))
+            if received > limit:
+                raise PayloadTooLarge(f"Request body is larger than {limit} bytes.")
+        return message
+
+    return limited_receive
+
+
+async def _too_large(scope: Scope, send: Send, limit: int) -> None:
+    """413 without reading the body, in the envelope of the API the path belongs to."""
+    error = PayloadTooLarge(f"Request body is larger than {limit} bytes.")
+    if scope["path"].startswith("/v1"):
+        body = {"message": error.cause, "error": error.code}
+    else:
+        body = error.envelope()
+    await send(
+        {
+            "type": "http.response.start",
+            "status": 413,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"connection", b"close"),
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": orjson.dumps(body)})
