@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, select, text
+from sqlalchemy import Integer, bindparam, func, literal, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from chatbot_api.chats import repository
@@ -16,6 +16,12 @@ from chatbot_api.db.types import utcnow
 WINDOW = timedelta(hours=24)
 # Namespace of our PostgreSQL advisory locks on users (the first int4 of the two-key form).
 _USER_LOCK_NAMESPACE = 0x43484154  # "CHAT"
+_PG_LOCK = select(
+    func.pg_advisory_xact_lock(
+        literal(_USER_LOCK_NAMESPACE, Integer), bindparam("key", type_=Integer)
+    )
+)
+_SQLITE_LOCK = text("BEGIN IMMEDIATE")
 
 
 async def lock_user_messages(session: AsyncSession, user_id: uuid.UUID) -> None:
@@ -27,9 +33,9 @@ async def lock_user_messages(session: AsyncSession, user_id: uuid.UUID) -> None:
     """
     if session.get_bind().dialect.name == "postgresql":
         key = int.from_bytes(user_id.bytes[:4], "big", signed=True)
-        await session.execute(select(func.pg_advisory_xact_lock(_USER_LOCK_NAMESPACE, key)))
+        await session.execute(_PG_LOCK, {"key": key})
     else:
-        await session.execute(text("BEGIN IMMEDIATE"))
+        await session.execute(_SQLITE_LOCK)
 
 
 async def check_daily_limit(
@@ -41,7 +47,21 @@ async def check_daily_limit(
     """
     since = (now or utcnow()) - WINDOW
     count = await repository.count_user_messages_since(session, user_id, since)
-    if count < max_per_day:
+    await enforce_daily_limit(session, user_id, count, max_per_day, since=since, now=now)
+
+
+async def enforce_daily_limit(
+    session: AsyncSession,
+    user_id: uuid.UUID,
+    sent: int,
+    max_per_day: int,
+    *,
+    since: datetime,
+    now: datetime | None = None,
+) -> None:
+    """429 `rate_limit:chat` when `sent` (the user's messages since `since`, counted under
+    `lock_user_messages`) reaches `max_per_day`; Retry-After from the oldest of them."""
+    if sent < max_per_day:
         return
     oldest = await _oldest_user_message_since(session, user_id, since)
     retry_after = (oldest + WINDOW - (now or utcnow())).total_seconds() if oldest else 3600

@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import functools
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -60,11 +61,16 @@ class TurnPlan:
 
 
 class Turn:
-    def __init__(self, deps: TurnDeps, plan: TurnPlan) -> None:
+    """The producer. `early=True`: the model call starts before the request's transaction has
+    committed; its chunks are held back (nothing reaches the log, no tool runs, nothing is
+    saved) until `attach()`, or the turn is dropped by `abandon()`."""
+
+    def __init__(self, deps: TurnDeps, plan: TurnPlan, *, early: bool = False) -> None:
         self.deps = deps
         self.plan = plan
         self.stream_key = str(plan.stream_id)
-        sink = functools.partial(deps.stream_log.append, self.stream_key)
+        self._held: list[bytes] | None = [] if early else None
+        sink = self._held.append if self._held is not None else self._log_sink()
         self.writer = UIMessageWriter(sink, message=plan.continuing)
         settings = deps.settings
         self.runner = StepRunner(
@@ -91,14 +97,62 @@ class Turn:
         )
         if plan.options is not None:
             plan.options.apply(self.runner.config)
+        self.runner.on_output = self._on_output
+        self.admitted: asyncio.Event | None = asyncio.Event() if early else None
+        self.runner.ready = self.admitted
         self.finished = False
+        self._task: asyncio.Task[None] | None = None
+        self._in_steps: asyncio.Task[Any] | None = None
+        self._abandoned = False
+        self._output_seen = False
+        self._title_task: asyncio.Task[None] | None = None
+        self._title_text: str | None = None
+        self._saved = False
+
+    def start(self) -> asyncio.Task[None]:
+        """Run the turn as an app task (not the request's): a disconnect does not end it."""
+        self._task = self.deps.tasks.start(self.run(), name=f"turn-{self.stream_key}")
+        if self._held is None:
+            self.watch_stop()
+        return self._task
+
+    def attach(self) -> None:
+        """Admitted (committed) and the log is open: hand the held chunks to the log; from now
+        on chunks go straight to it."""
+        held, self._held = self._held, None
+        if held is None:
+            return
+        sink = self._log_sink()
+        if held:
+            sink(b"".join(held))
+        self.writer.redirect(sink)
+        self.watch_stop()
+        if self.admitted is not None:
+            self.admitted.set()
+        self._maybe_start_title()
+
+    def abandon(self) -> None:
+        """Not admitted after all: drop the turn (nothing of it was visible or saved)."""
+        self._abandoned = True
+        if self._task is not None:
+            self._task.cancel()
+
+    def _log_sink(self) -> Callable[[bytes], None]:
+        return functools.partial(self.deps.stream_log.append, self.stream_key)
+
+    def watch_stop(self) -> None:
+        self.deps.stream_log.on_stop(self.stream_key, self._on_stop)
 
     async def run(self) -> None:
         """The whole turn; the log is always closed, with `[DONE]`, whatever happens."""
         try:
             self.writer.start(str(self.plan.reply_id))
-            title = self._start_title()
             reason, stopped = await self._run_steps()
+            if self.admitted is not None:
+                await self.admitted.wait()
+            self._output_seen = True
+            self._maybe_start_title()
+            title = self._title_task
             if title is not None and not stopped:
                 with contextlib.suppress(asyncio.CancelledError, TimeoutError):
                     await asyncio.wait_for(asyncio.shield(title), self._title_wait())
@@ -109,40 +163,48 @@ class Turn:
             log.exception("turn crashed", chat_id=str(self.plan.chat_id))
         finally:
             self.finished = True
-            self.writer.done()
-            await self.deps.stream_log.close(self.stream_key)
+            if not self._abandoned:
+                self.writer.done()
+                await self.deps.stream_log.close(self.stream_key)
 
     async def _run_steps(self) -> tuple[FinishReason, bool]:
-        """(finish reason, stopped). A stop request or app shutdown cancels the steps."""
-        steps = asyncio.create_task(self.runner.run())
-        watcher = asyncio.create_task(self._watch_stop(steps))
+        """(finish reason, stopped). A stop request or app shutdown cancels the steps (they
+        run in this task; a stop cancels it only while they run)."""
+        task = asyncio.current_task()
+        self._in_steps = task
         try:
-            return await steps, False
+            return await self.runner.run(), False
         except asyncio.CancelledError:
-            task = asyncio.current_task()
-            if task is not None and task.cancelling():
-                task.uncancel()  # shutdown: finish the turn (save what exists) instead
-                steps.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await steps
+            if self._abandoned or task is None:
+                raise
+            while task.uncancel():  # a stop, or shutdown: finish (save what exists) instead
+                pass
             self.runner.close_open()
             return "stop", True
         finally:
-            watcher.cancel()
+            self._in_steps = None
 
-    async def _watch_stop(self, steps: asyncio.Task[Any]) -> None:
-        async for _ in self.deps.stream_log.stop_requested(self.stream_key):
+    def _on_stop(self) -> None:
+        if self._in_steps is not None:
             log.info("turn stopped by request", chat_id=str(self.plan.chat_id))
-            steps.cancel()
-            return
+            self._in_steps.cancel()
 
-    def _start_title(self) -> asyncio.Task[None] | None:
-        if self.plan.title_parts is None:
-            return None
-        return self.deps.tasks.start(self._title(self.plan.title_parts), name="chat-title")
+    def _on_output(self) -> None:
+        """The model's first event: the title may start now (it never competes with the
+        reply's first chunk)."""
+        self._output_seen = True
+        self._maybe_start_title()
+
+    def _maybe_start_title(self) -> None:
+        parts = self.plan.title_parts
+        if parts is None or self._title_task is not None or self._held is not None:
+            return
+        if self._output_seen:
+            self._title_task = self.deps.tasks.start(self._title(parts), name="chat-title")
 
     async def _title(self, parts: list[dict[str, Any]]) -> None:
-        """Generate, stream (transient `data-chat-title`, if still live) and save the title."""
+        """Generate and stream (transient `data-chat-title`, if still live) the title; it is
+        saved with the reply, or alone when the reply was saved without it."""
         settings = self.deps.settings
         try:
             title = await generate_title(
@@ -152,7 +214,10 @@ class Turn:
                 return
             if not self.finished:
                 self.writer.data("chat-title", title, transient=True)
-            await save_title(self.deps.session_factory, self.plan.chat_id, title)
+            if self._saved:
+                await save_title(self.deps.session_factory, self.plan.chat_id, title)
+            else:
+                self._title_text = title
         except Exception:  # a title is a nicety: never let it disturb the reply
             log.exception("title failed", chat_id=str(self.plan.chat_id))
 
@@ -165,6 +230,7 @@ class Turn:
 
     async def _save(self) -> None:
         plan = self.plan
+        title, self._saved = self._title_text, True
         await save_reply(
             self.deps.session_factory,
             ReplyRecord(
@@ -175,9 +241,13 @@ class Turn:
                 existing=plan.continuing is not None,
                 model_id=plan.model_id,
                 usage=self.runner.usage,
+                title=title,
             ),
         )
 
 
 async def run_turn(deps: TurnDeps, plan: TurnPlan) -> None:
-    await Turn(deps, plan).run()
+    """Run a turn that was admitted and whose log is open (inside the caller's task)."""
+    turn = Turn(deps, plan)
+    turn.watch_stop()
+    await turn.run()

@@ -18,13 +18,18 @@ from chatbot_api.ai.registry import ModelRegistry, ResolvedModel
 from chatbot_api.auth.dependencies import AuthUser
 from chatbot_api.chats import limits, repository
 from chatbot_api.chats.chat_request import ChatRequest, ClientMessageIn, UserMessageIn
+from chatbot_api.chats.message_turn import (
+    NEW_CHAT_TITLE,
+    is_message_turn,
+    start_message_turn,
+    ui_message,
+)
 from chatbot_api.chats.models import Chat, Message
-from chatbot_api.chats.turn import TurnDeps, TurnPlan, run_turn
+from chatbot_api.chats.turn import Turn, TurnDeps, TurnPlan
 from chatbot_api.core.errors import AppError, BadRequest, ChatForbidden, ChatNotFound, DatabaseError
 from chatbot_api.db.session import database_error
-from chatbot_api.db.types import iso_ms, utcnow
+from chatbot_api.db.types import utcnow
 
-NEW_CHAT_TITLE = "New chat"
 log = structlog.get_logger("chatbot_api.turn")
 
 
@@ -47,6 +52,8 @@ async def start_turn(
     """Validate and persist in one short transaction, start the producer; the stream id."""
     model_id = request.model_id or registry.default_chat_model
     resolved = registry.resolve(model_id)
+    if is_message_turn(request):
+        return await start_message_turn(deps, user, request, model_id, resolved, hints)
     async with deps.session_factory() as session:
         try:
             admitted = await _admit(session, deps, user, request)
@@ -60,7 +67,7 @@ async def start_turn(
     except Exception as exc:  # e.g. Redis unreachable: the message is kept, no reply
         log.exception("opening the stream log failed", chat_id=str(admitted.chat.id))
         raise AppError("The reply could not be started.", code="offline:chat") from exc
-    deps.tasks.start(run_turn(deps, plan), name=f"turn-{stream_key}")
+    Turn(deps, plan).start()
     return stream_key
 
 
@@ -235,12 +242,7 @@ def _plan(
 
 
 def _ui(message: Message) -> dict[str, Any]:
-    return {
-        "id": str(message.id),
-        "role": message.role,
-        "parts": message.parts,
-        "metadata": {"createdAt": iso_ms(message.created_at)},
-    }
+    return ui_message(message.id, message.role, message.parts, message.created_at)
 
 
 # --- resume and stop -------------------------------------------------------------------------

@@ -8,7 +8,7 @@ Streams (with expiry) so another worker can resume and stop a turn.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Protocol
 
 
@@ -36,6 +36,11 @@ class StreamLog(Protocol):
 
     def stop_requested(self, stream_id: str) -> AsyncIterator[None]:
         """Yields once when a stop was requested for this stream (used by the producer)."""
+
+    def on_stop(self, stream_id: str, callback: Callable[[], None]) -> None:
+        """Have `callback` called once, from the event loop, when a stop is requested for this
+        live stream of this process (at once if one already was): the producer's stop
+        watch without a task of its own."""
 
     async def aclose(self) -> None:
         """Release resources (flush tasks, Redis subscriptions)."""

@@ -18,13 +18,38 @@ class LocalStream:
     receives everything pending as one chunk: whole events, in order, never split.
     """
 
-    __slots__ = ("buffer", "closed", "stop", "waiters")
+    __slots__ = ("_stop_event", "buffer", "closed", "on_stop", "stopped", "waiters")
 
     def __init__(self) -> None:
         self.buffer = bytearray()
         self.closed = False
         self.waiters: list[asyncio.Future[None]] = []
-        self.stop = asyncio.Event()
+        self.stopped = False
+        self.on_stop: Callable[[], None] | None = None  # the producer's, called once
+        self._stop_event: asyncio.Event | None = None
+
+    def request_stop(self) -> None:
+        if self.stopped:
+            return
+        self.stopped = True
+        if self._stop_event is not None:
+            self._stop_event.set()
+        callback, self.on_stop = self.on_stop, None
+        if callback is not None:
+            asyncio.get_running_loop().call_soon(callback)
+
+    def watch_stop(self, callback: Callable[[], None]) -> None:
+        if self.stopped:
+            asyncio.get_running_loop().call_soon(callback)
+        else:
+            self.on_stop = callback
+
+    async def wait_stop(self) -> None:
+        if self._stop_event is None:
+            self._stop_event = asyncio.Event()
+            if self.stopped:
+                self._stop_event.set()
+        await self._stop_event.wait()
 
     def append(self, event: bytes) -> None:
         if self.closed:
@@ -123,15 +148,20 @@ class MemoryStreamLog:
         stream = self._streams.get(stream_id)
         if stream is None or stream.closed:
             return False
-        stream.stop.set()
+        stream.request_stop()
         return True
 
     async def stop_requested(self, stream_id: str) -> AsyncIterator[None]:
         stream = self._streams.get(stream_id)
         if stream is None:
             return
-        await stream.stop.wait()
+        await stream.wait_stop()
         yield None
+
+    def on_stop(self, stream_id: str, callback: Callable[[], None]) -> None:
+        stream = self._streams.get(stream_id)
+        if stream is not None and not stream.closed:
+            stream.watch_stop(callback)
 
     async def aclose(self) -> None:
         for stream_id in list(self._streams):

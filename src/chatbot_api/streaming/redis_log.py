@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import cast
 
 import structlog
@@ -171,9 +171,16 @@ class RedisStreamLog:
                     for stream_id, chat_id in live:
                         pipe.expire(self._live_key(stream_id), LIVENESS_TTL)
                         pipe.expire(self._active_key(chat_id), LIVENESS_TTL)
-                    await pipe.execute()
+                        pipe.exists(self._stop_key(stream_id))
+                    replies = await pipe.execute()
             except (RedisError, OSError):
                 log.exception("stream_log_heartbeat_failed", streams=len(live))
+                continue
+            # A stop whose pub/sub message was missed (a reconnect) is seen here.
+            for (stream_id, _chat_id), stop in zip(live, replies[2::3], strict=True):
+                local = self._local.get(stream_id)
+                if stop and local is not None and not local.closed:
+                    local.request_stop()
 
     # --- readers ----------------------------------------------------------------------
     async def read(self, stream_id: str) -> AsyncIterator[bytes]:
@@ -237,7 +244,7 @@ class RedisStreamLog:
         if local is not None:
             if local.closed:
                 return False
-            local.stop.set()
+            local.request_stop()
             return True
         if not await self._redis.exists(self._live_key(stream_id)):
             return False
@@ -252,13 +259,19 @@ class RedisStreamLog:
         if local is None:
             return
         stop_key = self._stop_key(stream_id)
-        while not local.stop.is_set() and not local.closed:
+        while not local.stopped and not local.closed:
             if await self._redis.exists(stop_key):
                 break
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(local.stop.wait(), STOP_POLL_SECONDS)
+                await asyncio.wait_for(local.wait_stop(), STOP_POLL_SECONDS)
         if not local.closed:
             yield None
+
+    def on_stop(self, stream_id: str, callback: Callable[[], None]) -> None:
+        """Stops arrive by pub/sub; the heartbeat also polls the stop keys (the backstop)."""
+        local = self._local.get(stream_id)
+        if local is not None and not local.closed:
+            local.watch_stop(callback)
 
     async def _listen_forever(self) -> None:
         while True:
@@ -272,7 +285,7 @@ class RedisStreamLog:
                         continue
                     local = self._local.get(message["data"].decode())
                     if local is not None:
-                        local.stop.set()
+                        local.request_stop()
             except (RedisError, OSError):
                 log.exception("stream_log_stop_listener_failed")
                 await asyncio.sleep(1.0)

@@ -102,6 +102,11 @@ class UIMessageWriter:
         """The assistant message's parts as the client has assembled them so far."""
         return self._acc.parts()
 
+    def redirect(self, sink: Sink) -> None:
+        """Send the chunks written from now on to `sink` (a turn that starts its model call
+        before it is admitted collects its first chunks, then hands them on)."""
+        self._sink = sink
+
     def _emit(self, chunk: dict[str, Any]) -> None:
         self._sink(b"data: " + _dumps(chunk) + b"\n\n")
 

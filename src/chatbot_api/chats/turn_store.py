@@ -1,0 +1,168 @@
+"""The chat turn's hot-path SQL: admission facts in one statement, recent history, the turn's
+rows inserted in one statement, the reply (with usage and title) saved in one statement."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Executable, Insert, Update, bindparam, func, insert, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from chatbot_api.chats.models import Chat, Message, MessageUsage, Stream
+
+# Statements are built once (bind parameters by name), so executing one only looks up its
+# compiled form in SQLAlchemy's cache: no per-call construction or cache-key walk.
+_OWNER = select(Chat.user_id).where(Chat.id == bindparam("chat_id")).scalar_subquery()
+_SENT = (
+    select(func.count(Message.id))
+    .join(Chat, Chat.id == Message.chat_id)
+    .where(
+        Chat.user_id == bindparam("user_id"),
+        Message.role == "user",
+        Message.created_at >= bindparam("since", type_=Message.created_at.type),
+    )
+    .scalar_subquery()
+)
+_TAKEN = select(Message.id).where(Message.id == bindparam("message_id")).exists()
+_FACTS = select(_OWNER.label("owner"), _SENT.label("sent"), _TAKEN.label("taken"))
+_RECENT = (
+    select(Message.id, Message.role, Message.parts, Message.created_at)
+    .where(Message.chat_id == bindparam("chat_id"))
+    .order_by(Message.created_at.desc(), Message.id.desc())
+    .limit(bindparam("limit"))
+)
+
+
+def _insert(model: type[Any], prefix: str) -> Insert:
+    """INSERT of every column of the model's table, bound as `<prefix><column name>`."""
+    table = model.__table__
+    return insert(table).values(
+        {column.name: bindparam(prefix + column.name, type_=column.type) for column in table.c}
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class _Writes:
+    """Statements run together: on PostgreSQL as one (the last as the main statement, the
+    others as data-modifying CTEs; foreign keys are checked at the statement's end), one by
+    one elsewhere."""
+
+    combined: Executable
+    parts: tuple[Executable, ...]
+
+
+def _combined(*parts: Insert | Update) -> _Writes:
+    *ctes, last = parts
+    statement: Any = last
+    for index, part in enumerate(ctes):
+        statement = statement.add_cte(part.cte(f"w{index}"))
+    return _Writes(statement, parts)
+
+
+_CHAT, _MESSAGE, _STREAM, _USAGE = (
+    _insert(Chat, "c_"),
+    _insert(Message, "m_"),
+    _insert(Stream, "s_"),
+    _insert(MessageUsage, "u_"),
+)
+_TITLE = update(Chat).where(Chat.id == bindparam("t_id")).values(title=bindparam("t_title"))
+_NEW_CHAT_TURN = _combined(_CHAT, _MESSAGE, _STREAM)
+_TURN = _combined(_MESSAGE, _STREAM)
+_REPLY = _combined(_MESSAGE, _USAGE)
+_REPLY_TITLED = _combined(_TITLE, _MESSAGE, _USAGE)
+
+
+async def _execute(conn: AsyncConnection, writes: _Writes, params: dict[str, Any]) -> None:
+    if conn.dialect.name == "postgresql":
+        await conn.execute(writes.combined, params)
+        return
+    for part in writes.parts:  # each takes the parameters it names
+        await conn.execute(part, params)
+
+
+def _prefixed(prefix: str, row: dict[str, Any]) -> dict[str, Any]:
+    return {prefix + key: value for key, value in row.items()}
+
+
+@dataclass(frozen=True, slots=True)
+class AdmissionFacts:
+    """What admitting a new user message depends on, read under the user's lock."""
+
+    owner: uuid.UUID | None  # the chat's user; None when there is no such chat
+    sent: int  # user messages of the user in the window (the daily limit)
+    taken: bool  # a message with the new message's id already exists
+
+
+HistoryRow = tuple[uuid.UUID, str, list[dict[str, Any]], datetime]
+"""(id, role, parts, createdAt) of a stored message, as the model's context needs it."""
+
+
+async def admission_facts(
+    conn: AsyncConnection,
+    *,
+    user_id: uuid.UUID,
+    chat_id: uuid.UUID,
+    message_id: uuid.UUID,
+    since: datetime,
+) -> AdmissionFacts:
+    """The chat's owner, the user's message count since `since` and whether the message id
+    is taken, in one statement (call under `limits.lock_user_messages`)."""
+    params = {"chat_id": chat_id, "user_id": user_id, "message_id": message_id, "since": since}
+    row = (await conn.execute(_FACTS, params)).one()
+    return AdmissionFacts(owner=row.owner, sent=int(row.sent or 0), taken=bool(row.taken))
+
+
+async def recent_messages(
+    conn: AsyncConnection, chat_id: uuid.UUID, limit: int
+) -> list[HistoryRow]:
+    """The chat's last `limit` messages, oldest first (ties in a stable order)."""
+    result = await conn.execute(_RECENT, {"chat_id": chat_id, "limit": limit})
+    rows: list[HistoryRow] = [tuple(row) for row in result.all()]
+    rows.reverse()
+    return rows
+
+
+@dataclass(frozen=True, slots=True)
+class NewTurnRows:
+    """The rows a turn adds before it streams, by column name: the chat (if new), the user
+    message, the stream."""
+
+    chat: dict[str, Any] | None
+    message: dict[str, Any]
+    stream: dict[str, Any]
+
+
+async def insert_turn(conn: AsyncConnection, rows: NewTurnRows) -> None:
+    """Insert the turn's rows (one statement on PostgreSQL)."""
+    params = {**_prefixed("m_", rows.message), **_prefixed("s_", rows.stream)}
+    if rows.chat is None:
+        await _execute(conn, _TURN, params)
+        return
+    await _execute(conn, _NEW_CHAT_TURN, {**params, **_prefixed("c_", rows.chat)})
+
+
+@dataclass(frozen=True, slots=True)
+class ReplyRows:
+    """What a finished turn writes, by column name: the assistant message, its usage row, and
+    the chat's title when it was generated by then."""
+
+    message: dict[str, Any]
+    usage: dict[str, Any]
+    title: str | None = None
+
+
+async def insert_reply(conn: AsyncConnection, rows: ReplyRows) -> None:
+    """Insert a new reply with its usage, and set the title (one statement on PostgreSQL)."""
+    params = {**_prefixed("m_", rows.message), **_prefixed("u_", rows.usage)}
+    if rows.title is None:
+        await _execute(conn, _REPLY, params)
+        return
+    params.update(t_id=rows.message["chatId"], t_title=rows.title)
+    await _execute(conn, _REPLY_TITLED, params)
+
+
+async def set_title(conn: AsyncConnection, chat_id: uuid.UUID, title: str) -> None:
+    await conn.execute(_TITLE, {"t_id": chat_id, "t_title": title})
