@@ -26,8 +26,13 @@ def title_prompt_text(parts: Sequence[Mapping[str, Any]]) -> str:
 async def generate_title(
     registry: ModelSource, parts: Sequence[Mapping[str, Any]], *, time_limit: float
 ) -> str | None:
-    """The cleaned title, or None when the model fails, times out or says nothing."""
-    text = title_prompt_text(parts)
+    """The cleaned title of a message's parts, or None (see `title_for_text`)."""
+    return await title_for_text(registry, title_prompt_text(parts), time_limit=time_limit)
+
+
+async def title_for_text(registry: ModelSource, text: str, *, time_limit: float) -> str | None:
+    """The title model's cleaned title for `text`, or None when the model fails, times out
+    or says nothing."""
     if not text.strip():
         return None
     resolved = registry.title_model()

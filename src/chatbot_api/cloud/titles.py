@@ -12,8 +12,8 @@ import structlog
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from chatbot_api.ai import prompts
-from chatbot_api.ai.base import ModelMessage, ModelRequest, ProviderError, TextDelta, TextPart
 from chatbot_api.ai.registry import ModelRegistry
+from chatbot_api.ai.titles import title_for_text
 from chatbot_api.cloud import repository as repo
 from chatbot_api.db.types import utcnow
 
@@ -21,7 +21,6 @@ log = structlog.get_logger("chatbot_api.cloud.titles")
 
 TITLE_ASSISTANT_ID = "system/thread_title"
 MAX_PROMPT_CHARS = 4000
-MAX_TITLE_TOKENS = 40
 FALLBACK_WORDS = 6
 UNTITLED = "New Chat"
 
@@ -89,36 +88,16 @@ class TitleRun:
         prompt: str,
     ) -> None:
         try:
-            generated = await self._generate(prompt) if prompt else ""
-            title = prompts.clean_title(generated) or fallback_title(prompt)
+            generated = None
+            if prompt and self.registry is not None:
+                generated = await title_for_text(self.registry, prompt, time_limit=self.timeout)
+            title = generated or fallback_title(prompt)
             queue.put_nowait(title)
             await self._save(user_id, thread_id, title)
         except Exception:
             log.exception("title run failed", thread_id=str(thread_id))
         finally:
             queue.put_nowait(None)
-
-    async def _generate(self, prompt: str) -> str:
-        """The title model's whole answer ("" when it fails or times out)."""
-        if self.registry is None:
-            return ""
-        resolved = self.registry.title_model()
-        request = ModelRequest(
-            model=resolved.upstream_model,
-            system=prompts.TITLE_PROMPT,
-            messages=[ModelMessage(role="user", content=[TextPart(text=prompt)])],
-            max_output_tokens=MAX_TITLE_TOKENS,
-        )
-        chunks: list[str] = []
-        try:
-            async with asyncio.timeout(self.timeout):
-                async for event in resolved.provider.stream(request):
-                    if isinstance(event, TextDelta):
-                        chunks.append(event.text)
-        except (ProviderError, TimeoutError) as exc:
-            log.warning("title model failed", error=str(exc))
-            return ""
-        return "".join(chunks)
 
     async def _save(self, user_id: uuid.UUID, thread_id: uuid.UUID, title: str) -> None:
         async with self.session_factory() as session:
