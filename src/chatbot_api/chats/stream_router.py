@@ -21,16 +21,10 @@ from chatbot_api.chats.dependencies import ChatIdPath
 from chatbot_api.chats.turn import TurnDeps
 from chatbot_api.core.schemas import ErrorEnvelope
 from chatbot_api.streaming.log import StreamLog
+from chatbot_api.streaming.response import LogStreamResponse
 
 router = APIRouter(tags=["chat"])
 
-UI_STREAM_HEADERS = {
-    "content-type": "text/event-stream",
-    "cache-control": "no-cache",
-    "connection": "keep-alive",
-    "x-vercel-ai-ui-message-stream": "v1",
-    "x-accel-buffering": "no",
-}
 _ERRORS = {
     400: "Bad input (`bad_request:api` naming the field), or an unknown model id",
     401: "Nobody is signed in (`unauthorized:chat`)",
@@ -116,9 +110,9 @@ Registry = Annotated[ModelRegistry, Depends(model_registry)]
 Hints = Annotated[RequestHints, Depends(request_hints)]
 
 
-def ui_stream(stream_log: StreamLog, stream_key: str) -> StreamingResponse:
+def ui_stream(stream_log: StreamLog, stream_key: str) -> LogStreamResponse:
     """Tail the stream log; a client that goes away just stops reading."""
-    return StreamingResponse(stream_log.read(stream_key), headers=UI_STREAM_HEADERS)
+    return LogStreamResponse(stream_log, stream_key)
 
 
 @router.post(
@@ -136,7 +130,7 @@ def ui_stream(stream_log: StreamLog, stream_key: str) -> StreamingResponse:
 )
 async def post_chat(
     body: ChatBody, user: ChatUser, deps: Deps, registry: Registry, hints: Hints
-) -> StreamingResponse:
+) -> LogStreamResponse:
     if isinstance(body, ClientTurn):
         stream_key = await start_client_turn(deps, registry, user, body, hints)
     else:

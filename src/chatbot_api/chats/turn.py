@@ -97,23 +97,25 @@ class Turn:
         )
         if plan.options is not None:
             plan.options.apply(self.runner.config)
-        self.runner.on_output = self._on_output
         self.admitted: asyncio.Event | None = asyncio.Event() if early else None
         self.runner.ready = self.admitted
         self.finished = False
         self._task: asyncio.Task[None] | None = None
         self._in_steps: asyncio.Task[Any] | None = None
         self._abandoned = False
-        self._output_seen = False
         self._title_task: asyncio.Task[None] | None = None
         self._title_text: str | None = None
         self._saved = False
 
     def start(self) -> asyncio.Task[None]:
-        """Run the turn as an app task (not the request's): a disconnect does not end it."""
+        """Run the turn as an app task (not the request's): a disconnect does not end it.
+
+        A new chat's title starts with it, as ai-chatbot does, so a fast title reaches the
+        client before the reply's text (an early turn holds the title's chunk too)."""
+        self._begin()
         self._task = self.deps.tasks.start(self.run(), name=f"turn-{self.stream_key}")
         if self._held is None:
-            self.watch_stop()
+            self.attached()
         return self._task
 
     def attach(self) -> None:
@@ -126,32 +128,37 @@ class Turn:
         if held:
             sink(b"".join(held))
         self.writer.redirect(sink)
-        self.watch_stop()
         if self.admitted is not None:
             self.admitted.set()
-        self._maybe_start_title()
+        self.attached()
 
     def abandon(self) -> None:
         """Not admitted after all: drop the turn (nothing of it was visible or saved)."""
         self._abandoned = True
-        if self._task is not None:
-            self._task.cancel()
+        for task in (self._task, self._title_task):
+            if task is not None:
+                task.cancel()
 
     def _log_sink(self) -> Callable[[bytes], None]:
         return functools.partial(self.deps.stream_log.append, self.stream_key)
 
-    def watch_stop(self) -> None:
+    def attached(self) -> None:
+        """Chunks reach the log: watch for a stop."""
         self.deps.stream_log.on_stop(self.stream_key, self._on_stop)
+
+    def _begin(self) -> None:
+        """The reply's `start` chunk; then the title (its chunk may come before any text)."""
+        self.writer.start(str(self.plan.reply_id))
+        parts = self.plan.title_parts
+        if parts is not None and self._title_task is None:
+            self._title_task = self.deps.tasks.start(self._title(parts), name="chat-title")
 
     async def run(self) -> None:
         """The whole turn; the log is always closed, with `[DONE]`, whatever happens."""
         try:
-            self.writer.start(str(self.plan.reply_id))
             reason, stopped = await self._run_steps()
             if self.admitted is not None:
                 await self.admitted.wait()
-            self._output_seen = True
-            self._maybe_start_title()
             title = self._title_task
             if title is not None and not stopped:
                 with contextlib.suppress(asyncio.CancelledError, TimeoutError):
@@ -188,19 +195,6 @@ class Turn:
         if self._in_steps is not None:
             log.info("turn stopped by request", chat_id=str(self.plan.chat_id))
             self._in_steps.cancel()
-
-    def _on_output(self) -> None:
-        """The model's first event: the title may start now (it never competes with the
-        reply's first chunk)."""
-        self._output_seen = True
-        self._maybe_start_title()
-
-    def _maybe_start_title(self) -> None:
-        parts = self.plan.title_parts
-        if parts is None or self._title_task is not None or self._held is not None:
-            return
-        if self._output_seen:
-            self._title_task = self.deps.tasks.start(self._title(parts), name="chat-title")
 
     async def _title(self, parts: list[dict[str, Any]]) -> None:
         """Generate and stream (transient `data-chat-title`, if still live) the title; it is
@@ -249,5 +243,6 @@ class Turn:
 async def run_turn(deps: TurnDeps, plan: TurnPlan) -> None:
     """Run a turn that was admitted and whose log is open (inside the caller's task)."""
     turn = Turn(deps, plan)
-    turn.watch_stop()
+    turn.attached()
+    turn._begin()
     await turn.run()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import secrets
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -87,7 +87,6 @@ class StepRunner:
         self._last_event = 0.0
         self._idle_expired = False
         self._idle_timer: asyncio.TimerHandle | None = None
-        self.on_output: Callable[[], None] | None = None  # called at the model's first event
         self.ready: asyncio.Event | None = None  # tools run only once it is set (admitted)
 
     async def run(self) -> FinishReason:
@@ -164,9 +163,6 @@ class StepRunner:
         calls: list[_Call] = []
         async for event in self.config.provider.stream(request):
             self._last_event = loop.time()
-            if self.on_output is not None:
-                on_output, self.on_output = self.on_output, None
-                on_output()
             if isinstance(event, TextDelta):
                 block = self._block
                 if block is None or block[0] != "t":

@@ -31,6 +31,11 @@ def configure_logging(level: str = "INFO", json: bool = False) -> None:
         level=level.upper(), stream=sys.stderr, format="%(levelname)s %(name)s %(message)s"
     )
     logging.getLogger("uvicorn.access").disabled = True  # we log our own access line
+    # httpx logs every request at INFO (each model call, each title): plain-text lines per
+    # turn outside our JSON format, formatted and written on the event loop (DEBUG keeps them).
+    if logging.getLevelName(level.upper()) != logging.DEBUG:
+        for name in ("httpx", "httpcore"):
+            logging.getLogger(name).setLevel(logging.WARNING)
 
 
 def get_logger(name: str) -> structlog.stdlib.BoundLogger:
