@@ -11,6 +11,7 @@ from chatbot_api.streaming.partial_json import MISSING, parse_partial_json
 ProtocolVersion = Literal[5, 6, 7]
 Part = dict[str, Any]
 TextState = Literal["streaming", "done"]
+FOLD_EVERY = 64  # text deltas kept as separate strings before they are joined into one
 
 
 class ProtocolError(ValueError):
@@ -20,17 +21,28 @@ class ProtocolError(ValueError):
 class _Text:
     """A text or reasoning part; deltas are kept as pieces and joined only when read."""
 
-    __slots__ = ("id", "kind", "pieces", "state")
+    __slots__ = ("folded", "id", "kind", "pieces", "state")
 
     def __init__(self, kind: Literal["text", "reasoning"], id: str) -> None:
         self.kind = kind
         self.id = id
         self.pieces: list[str] = []
+        self.folded = 0  # pieces[:folded] are runs of FOLD_EVERY deltas joined
         self.state: TextState = "streaming"
+
+    def add(self, delta: str) -> None:
+        pieces = self.pieces
+        pieces.append(delta)
+        if len(pieces) - self.folded >= FOLD_EVERY:
+            # A small str per token costs ~60 bytes for a few characters: keep runs instead
+            # (each delta is copied once more, so still linear).
+            pieces[self.folded :] = ["".join(pieces[self.folded :])]
+            self.folded += 1
 
     def to_part(self) -> Part:
         if len(self.pieces) > 1:
             self.pieces = ["".join(self.pieces)]
+            self.folded = 1
         text = self.pieces[0] if self.pieces else ""
         if self.kind == "text":
             return {"type": "text", "text": text, "state": self.state}
@@ -150,7 +162,7 @@ class MessageAccumulator:
 
     def text_delta(self, id: str, delta: str, kind: Literal["text", "reasoning"] = "text") -> None:
         try:
-            self._active[kind[0] + id].pieces.append(delta)
+            self._active[kind[0] + id].add(delta)
         except KeyError:
             raise ProtocolError(f"{kind}-delta for {id!r} without an open {kind}-start") from None
 
