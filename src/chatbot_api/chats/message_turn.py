@@ -41,7 +41,7 @@ async def start_message_turn(
     hints: prompts.RequestHints,
 ) -> str:
     """The common turn, a new user message: under the user's lock one read answers ownership,
-    the limit and the id; the recent history is read; then the model call starts while the
+    the limit and the id and brings the recent history; then the model call starts while the
     rows are inserted and committed (its chunks are held back until then)."""
     async with deps.session_factory() as session:
         try:
@@ -81,8 +81,13 @@ async def _admit_message(
     # One writer per user at a time: the count below stays exact until the commit.
     await limits.lock_user_messages(session, user.id)
     conn = await session.connection()
-    facts = await turn_store.admission_facts(
-        conn, user_id=user.id, chat_id=request.chat_id, message_id=message.id, since=since
+    facts, rows = await turn_store.admission_facts_and_history(
+        conn,
+        user_id=user.id,
+        chat_id=request.chat_id,
+        message_id=message.id,
+        since=since,
+        limit=settings.chat_max_history_messages - 1,
     )
     if facts.owner is not None and facts.owner != user.id:
         raise ChatForbidden()
@@ -91,12 +96,7 @@ async def _admit_message(
     if facts.taken:
         raise DatabaseError("A message with this id already exists.")
     is_new = facts.owner is None
-    history = []
-    if not is_new and settings.chat_max_history_messages > 1:
-        rows = await turn_store.recent_messages(
-            conn, request.chat_id, settings.chat_max_history_messages - 1
-        )
-        history = [ui_message(*row) for row in rows]
+    history = [ui_message(*row) for row in rows]
     parts = message.ui_parts()
     history.append(ui_message(message.id, "user", parts, now))
     stream_id = uuid.uuid4()

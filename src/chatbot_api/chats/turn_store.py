@@ -1,5 +1,5 @@
-"""The chat turn's hot-path SQL: admission facts in one statement, recent history, the turn's
-rows inserted in one statement, the reply (with usage and title) saved in one statement."""
+"""The chat turn's hot-path SQL, one statement each: admission facts with the recent history,
+the turn's rows, the reply with its usage and the title."""
 
 from __future__ import annotations
 
@@ -8,7 +8,22 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Executable, Insert, Update, bindparam, func, insert, select, update
+from sqlalchemy import (
+    Boolean,
+    Executable,
+    Insert,
+    Integer,
+    Update,
+    bindparam,
+    func,
+    insert,
+    literal,
+    null,
+    select,
+    type_coerce,
+    union_all,
+    update,
+)
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from chatbot_api.chats.models import Chat, Message, MessageUsage, Stream
@@ -27,12 +42,36 @@ _SENT = (
     .scalar_subquery()
 )
 _TAKEN = select(Message.id).where(Message.id == bindparam("message_id")).exists()
-_FACTS = select(_OWNER.label("owner"), _SENT.label("sent"), _TAKEN.label("taken"))
 _RECENT = (
     select(Message.id, Message.role, Message.parts, Message.created_at)
     .where(Message.chat_id == bindparam("chat_id"))
     .order_by(Message.created_at.desc(), Message.id.desc())
     .limit(bindparam("limit"))
+)
+# The facts (first row, kind 0) and the last messages of the chat if it is the user's (kind 1,
+# newest first), in one round trip.
+_NULL_COLUMNS = (
+    Chat.user_id.type,
+    Integer(),
+    Boolean(),
+    *(c.type for c in _RECENT.selected_columns),
+)
+_OWN_RECENT = _RECENT.where(bindparam("user_id") == _OWNER).subquery()
+
+
+def _nulls(types: tuple[Any, ...]) -> list[Any]:
+    return [type_coerce(null(), t) for t in types]
+
+
+_FACTS_AND_RECENT = union_all(
+    select(
+        literal(0).label("kind"),
+        _OWNER.label("owner"),
+        _SENT.label("sent"),
+        _TAKEN.label("taken"),
+        *_nulls(_NULL_COLUMNS[3:]),
+    ),
+    select(literal(1), *_nulls(_NULL_COLUMNS[:3]), *_OWN_RECENT.c),
 )
 
 
@@ -100,29 +139,34 @@ HistoryRow = tuple[uuid.UUID, str, list[dict[str, Any]], datetime]
 """(id, role, parts, createdAt) of a stored message, as the model's context needs it."""
 
 
-async def admission_facts(
+async def admission_facts_and_history(
     conn: AsyncConnection,
     *,
     user_id: uuid.UUID,
     chat_id: uuid.UUID,
     message_id: uuid.UUID,
     since: datetime,
-) -> AdmissionFacts:
-    """The chat's owner, the user's message count since `since` and whether the message id
-    is taken, in one statement (call under `limits.lock_user_messages`)."""
-    params = {"chat_id": chat_id, "user_id": user_id, "message_id": message_id, "since": since}
-    row = (await conn.execute(_FACTS, params)).one()
-    return AdmissionFacts(owner=row.owner, sent=int(row.sent or 0), taken=bool(row.taken))
-
-
-async def recent_messages(
-    conn: AsyncConnection, chat_id: uuid.UUID, limit: int
-) -> list[HistoryRow]:
-    """The chat's last `limit` messages, oldest first (ties in a stable order)."""
-    result = await conn.execute(_RECENT, {"chat_id": chat_id, "limit": limit})
-    rows: list[HistoryRow] = [tuple(row) for row in result.all()]
-    rows.reverse()
-    return rows
+    limit: int,
+) -> tuple[AdmissionFacts, list[HistoryRow]]:
+    """`admission_facts` and, when the chat is the user's, its last `limit` messages (oldest
+    first), in one statement."""
+    params = {
+        "chat_id": chat_id,
+        "user_id": user_id,
+        "message_id": message_id,
+        "since": since,
+        "limit": limit,
+    }
+    facts: AdmissionFacts | None = None
+    history: list[HistoryRow] = []
+    for row in (await conn.execute(_FACTS_AND_RECENT, params)).all():
+        if row[0] == 0:
+            facts = AdmissionFacts(owner=row[1], sent=int(row[2] or 0), taken=bool(row[3]))
+        else:
+            history.append((row[4], row[5], row[6], row[7]))
+    assert facts is not None
+    history.sort(key=lambda row: (row[3], row[0]))
+    return facts, history
 
 
 @dataclass(frozen=True, slots=True)

@@ -132,18 +132,6 @@ class Settings(BaseSettings):
     guest_max_messages_per_day: int = Field(default=20, ge=0)
     regular_max_messages_per_day: int = Field(default=50, ge=0)
 
-    # --- chat turn -----------------------------------------------------------------------
-    chat_max_steps: int = Field(default=5, ge=1, le=20)  # model steps per turn
-    chat_max_history_messages: int = Field(default=200, ge=1)  # stored messages sent as context
-    chat_step_idle_timeout_seconds: float = Field(default=90.0, gt=0)  # model silent → error
-    chat_shutdown_grace_seconds: float = Field(default=10.0, ge=0)  # finish turns on shutdown
-    chat_title_timeout_seconds: float = Field(default=20.0, gt=0)
-    tool_timeout_seconds: float = Field(default=120.0, gt=0)
-    weather_approval_required: bool = True  # getWeather waits for the user's approval
-    weather_timeout_seconds: float = Field(default=10.0, gt=0)
-    open_meteo_geocoding_url: str = "https://geocoding-api.open-meteo.com/v1/search"
-    open_meteo_forecast_url: str = "https://api.open-meteo.com/v1/forecast"
-
     # --- AI ------------------------------------------------------------------------------
     ai_gateway_api_key: SecretStr | None = None  # Vercel AI Gateway: serves every frontend id
     ai_gateway_url: str = "https://ai-gateway.vercel.sh/v1"  # its OpenAI-compatible base
@@ -163,6 +151,18 @@ class Settings(BaseSettings):
     llm_connect_timeout_seconds: float = Field(default=10.0, gt=0)
     demo_model_word_delay_ms: int = Field(default=40, ge=0)
     max_output_tokens: int = Field(default=8192, ge=1)
+
+    # --- chat turn -----------------------------------------------------------------------
+    chat_max_steps: int = Field(default=5, ge=1, le=20)  # model steps per turn
+    chat_max_history_messages: int = Field(default=200, ge=1)  # stored messages sent as context
+    chat_step_idle_timeout_seconds: float = Field(default=90.0, gt=0)  # model silent → error
+    chat_shutdown_grace_seconds: float = Field(default=10.0, ge=0)  # finish turns on shutdown
+    chat_title_timeout_seconds: float = Field(default=20.0, gt=0)
+    tool_timeout_seconds: float = Field(default=120.0, gt=0)
+    weather_approval_required: bool = True  # getWeather waits for the user's approval
+    weather_timeout_seconds: float = Field(default=10.0, gt=0)
+    open_meteo_geocoding_url: str = "https://geocoding-api.open-meteo.com/v1/search"
+    open_meteo_forecast_url: str = "https://api.open-meteo.com/v1/forecast"
 
     @field_validator("environment", mode="before")
     @classmethod

@@ -23,8 +23,10 @@ def truncate_ms(value: datetime) -> datetime:
 def iso_ms(value: datetime) -> str:
     """`YYYY-MM-DDTHH:MM:SS.sssZ`, exactly what JavaScript's `Date#toISOString()` gives."""
     if value.tzinfo is not None:
-        value = value.astimezone(UTC)
-    return value.strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}Z"
+        value = value.astimezone(UTC).replace(tzinfo=None)
+    if value.year < 1000:  # isoformat pads the year to 4 digits too, but keep strftime's path
+        return value.strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}Z"
+    return value.isoformat(timespec="milliseconds") + "Z"  # C, ~5x faster than strftime
 
 
 class UTCDateTime(TypeDecorator[datetime]):
