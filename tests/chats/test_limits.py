@@ -105,3 +105,49 @@ async def test_post_chat_simultaneous_requests_accept_exactly_the_limit(
             statuses = await asyncio.gather(*(one() for _ in range(limit + 5)))
     assert sorted(statuses) == [200] * limit + [429] * 5
     assert await count_rows(app, Message, role="user") == limit
+
+
+async def _locks_and_open_transactions(app: FastAPI) -> tuple[int, int]:
+    """Advisory locks held and sessions idle in a transaction, on the app's database."""
+    from sqlalchemy import text
+
+    async with app.state.engine.connect() as conn:
+        locks = await conn.scalar(text("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory'"))
+        idle = await conn.scalar(
+            text(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                "AND state LIKE 'idle in transaction%'"
+            )
+        )
+    return int(locks), int(idle)
+
+
+async def test_post_chat_refusals_release_the_lock_and_the_transaction(
+    db: Any, app: FastAPI, client: httpx.AsyncClient
+) -> None:
+    """403 (another user's chat), 400 (message id taken) and 429 (limit) end the admission's
+    transaction: the user's next message is admitted, nothing stays locked or open."""
+    owner = await make_user(app)
+    user = await make_user(app, user_type="guest")
+    theirs = await make_chat(app, owner)
+    mine = await _seed(app, user, 1)
+    taken = await make_message(app, mine)
+
+    response, _ = await send(client, user, chat_body(chat_id=theirs.id))
+    assert response.status_code == 403
+    body = chat_body(chat_id=mine.id)
+    body["message"]["id"] = str(taken.id)
+    response, _ = await send(client, user, body)
+    assert response.status_code == 400
+    if db.backend == "postgresql":
+        assert await _locks_and_open_transactions(app) == (0, 0)
+
+    response, chunks = await asyncio.wait_for(send(client, user, chat_body(chat_id=mine.id)), 10)
+    assert response.status_code == 200
+    assert chunks[-1]["type"] == "finish"
+    # 3 user messages today (seeded, taken, sent): the limit is reached
+    response, _ = await send(client, user, chat_body(chat_id=mine.id))
+    assert response.status_code == 429
+    if db.backend == "postgresql":
+        assert await _locks_and_open_transactions(app) == (0, 0)
+    assert await count_rows(app, Message, role="user") == 3

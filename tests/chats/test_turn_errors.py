@@ -192,3 +192,34 @@ async def test_shutdown_finishes_running_turns_and_saves_their_replies(
     assert saved.role == "assistant"
     assert saved.parts[-1]["text"] == text_of(chunks)
     assert not saved.parts[-1]["text"].endswith("thinking.")
+
+
+async def test_stream_log_down_is_503_keeps_the_message_and_recovers(
+    db: Any, app: FastAPI, client: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The stream log cannot be opened (as when Redis is unreachable): 503 `offline:chat`, the
+    user's message is kept, no reply is produced; the next turn works once the log is back."""
+    stream_log = app.state.stream_log
+    opened = stream_log.open
+
+    async def unreachable(stream_id: str, chat_id: str) -> None:
+        raise ConnectionError("stream log unreachable")
+
+    monkeypatch.setattr(stream_log, "open", unreachable)
+    user = await make_user(app)
+    body = chat_body("Hello there")
+    response, _ = await send(client, user, body)
+    assert response.status_code == 503
+    assert response.json()["code"] == "offline:chat"
+    await asyncio.sleep(0.2)  # a reply, had one been started, would be saved by now
+    assert [m.role for m in await stored_messages(app, body["id"])] == ["user"]
+
+    monkeypatch.setattr(stream_log, "open", opened)
+    response, chunks = await send(client, user, chat_body("Again", chat_id=body["id"]))
+    assert response.status_code == 200
+    assert chunks[-1]["type"] == "finish"
+    assert [m.role for m in await stored_messages(app, body["id"])] == [
+        "user",
+        "user",
+        "assistant",
+    ]

@@ -26,10 +26,10 @@ from chatbot_api.chats import limits, repository
 from chatbot_api.chats.chat_request import message_uuid
 from chatbot_api.chats.client_turn import ClientTurn, chat_uuid
 from chatbot_api.chats.models import Chat, Message
-from chatbot_api.chats.turn import TurnDeps, TurnPlan, run_turn
+from chatbot_api.chats.turn import TurnDeps, TurnPlan, open_stream_log, run_turn
 from chatbot_api.chats.turn_options import TurnOptions
 from chatbot_api.core.config import Settings
-from chatbot_api.core.errors import AppError, BadRequest, ChatForbidden, ChatNotFound
+from chatbot_api.core.errors import BadRequest, ChatForbidden, ChatNotFound
 from chatbot_api.db.session import database_error
 from chatbot_api.db.types import iso_ms, utcnow
 
@@ -95,11 +95,7 @@ async def start_client_turn(
         ),
     )
     stream_key = str(admitted.stream_id)
-    try:
-        await deps.stream_log.open(stream_key, str(admitted.chat.id))
-    except Exception as exc:  # e.g. Redis unreachable: the message is kept, no reply
-        log.exception("opening the stream log failed", chat_id=str(admitted.chat.id))
-        raise AppError("The reply could not be started.", code="offline:chat") from exc
+    await open_stream_log(deps, stream_key, str(admitted.chat.id))
     deps.tasks.start(run_turn(deps, plan), name=f"turn-{stream_key}")
     return stream_key
 

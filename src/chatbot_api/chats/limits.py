@@ -15,13 +15,18 @@ from chatbot_api.db.types import utcnow
 
 WINDOW = timedelta(hours=24)
 # Namespace of our PostgreSQL advisory locks on users (the first int4 of the two-key form).
-_USER_LOCK_NAMESPACE = 0x43484154  # "CHAT"
+USER_LOCK_NAMESPACE = 0x43484154  # "CHAT"
 _PG_LOCK = select(
     func.pg_advisory_xact_lock(
-        literal(_USER_LOCK_NAMESPACE, Integer), bindparam("key", type_=Integer)
+        literal(USER_LOCK_NAMESPACE, Integer), bindparam("key", type_=Integer)
     )
 )
 _SQLITE_LOCK = text("BEGIN IMMEDIATE")
+
+
+def user_lock_key(user_id: uuid.UUID) -> int:
+    """The second key of the user's advisory lock (the first is `USER_LOCK_NAMESPACE`)."""
+    return int.from_bytes(user_id.bytes[:4], "big", signed=True)
 
 
 async def lock_user_messages(session: AsyncSession, user_id: uuid.UUID) -> None:
@@ -32,8 +37,7 @@ async def lock_user_messages(session: AsyncSession, user_id: uuid.UUID) -> None:
     follows cannot go stale. Must be the session's first statement.
     """
     if session.get_bind().dialect.name == "postgresql":
-        key = int.from_bytes(user_id.bytes[:4], "big", signed=True)
-        await session.execute(_PG_LOCK, {"key": key})
+        await session.execute(_PG_LOCK, {"key": user_lock_key(user_id)})
     else:
         await session.execute(_SQLITE_LOCK)
 

@@ -4,25 +4,25 @@ started while the rows are being committed (nothing of it is visible before the 
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-import structlog
+import asyncpg  # type: ignore[import-untyped]
 from sqlalchemy.exc import SQLAlchemyError
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from chatbot_api.ai import prompts
 from chatbot_api.ai.registry import ResolvedModel
 from chatbot_api.auth.identity import AuthUser
 from chatbot_api.chats import limits, turn_store
 from chatbot_api.chats.chat_request import ChatRequest
-from chatbot_api.chats.turn import Turn, TurnDeps, TurnPlan
+from chatbot_api.chats.turn import Turn, TurnDeps, TurnPlan, open_stream_log
 from chatbot_api.core.errors import AppError, ChatForbidden, DatabaseError
 from chatbot_api.db.session import database_error
 from chatbot_api.db.types import iso_ms, utcnow
 
 NEW_CHAT_TITLE = "New chat"
-log = structlog.get_logger("chatbot_api.turn")
 
 
 def is_message_turn(request: ChatRequest) -> bool:
@@ -41,11 +41,74 @@ async def start_message_turn(
     hints: prompts.RequestHints,
 ) -> str:
     """The common turn, a new user message: under the user's lock one read answers ownership,
-    the limit and the id and brings the recent history; then the model call starts while the
-    rows are inserted and committed (its chunks are held back until then)."""
+    the limit and the id and brings the recent history; the model call starts while the rows
+    are committed (its chunks are held back until then)."""
+    engine = deps.engine
+    admit = _admit_pg if engine.dialect.name == "postgresql" else _admit_in_session
+    turn = await admit(engine, deps, user, request, _TurnSpec(model_id, resolved, hints))
+    stream_key, chat_id = turn.stream_key, str(turn.plan.chat_id)
+    try:
+        await open_stream_log(deps, stream_key, chat_id)
+    except AppError:
+        turn.abandon()
+        raise
+    turn.attach()
+    return stream_key
+
+
+@dataclass(frozen=True, slots=True)
+class _TurnSpec:
+    model_id: str
+    resolved: ResolvedModel
+    hints: prompts.RequestHints
+
+
+async def _admit_pg(
+    engine: AsyncEngine, deps: TurnDeps, user: AuthUser, request: ChatRequest, spec: _TurnSpec
+) -> Turn:
+    """PostgreSQL: three round trips on the driver connection (turn_store.PgAdmission)."""
+    message = request.message
+    assert message is not None
+    settings = deps.settings
+    now = utcnow()
+    limit = settings.max_messages_per_day(user.type)
+    new = turn_store.NewMessage(
+        user_id=user.id,
+        chat_id=request.chat_id,
+        message_id=message.id,
+        parts=message.ui_parts(),
+        stream_id=uuid.uuid4(),
+        created_at=now,
+        since=now - limits.WINDOW,
+        max_per_day=limit,
+        history_limit=settings.chat_max_history_messages - 1,
+        new_chat_title=NEW_CHAT_TITLE,
+        visibility=request.visibility,
+    )
+    try:
+        lock = limits.user_lock_key(user.id)
+        async with turn_store.PgAdmission(engine, limits.USER_LOCK_NAMESPACE, lock) as admission:
+            facts, rows = await admission.admit(new)
+            await _refuse(deps, facts, user, limit, since=new.since)
+            turn = _start(deps, user, request, spec, facts, rows, new.stream_id, new.parts, now)
+            try:
+                await admission.commit()
+            except BaseException:
+                turn.abandon()
+                raise
+    except (SQLAlchemyError, asyncpg.PostgresError, asyncpg.InterfaceError, OSError) as exc:
+        raise database_error(exc) from exc
+    return turn
+
+
+async def _admit_in_session(
+    engine: AsyncEngine, deps: TurnDeps, user: AuthUser, request: ChatRequest, spec: _TurnSpec
+) -> Turn:
+    """Other databases (SQLite): the write lock, the facts with the history, the inserts and
+    the commit through a session."""
     async with deps.session_factory() as session:
         try:
-            turn = await _admit_message(session, deps, user, request, model_id, resolved, hints)
+            turn = await _admit_message(session, deps, user, request, spec)
             try:
                 await session.commit()
             except BaseException:
@@ -53,25 +116,11 @@ async def start_message_turn(
                 raise
         except SQLAlchemyError as exc:
             raise database_error(exc) from exc
-    stream_key, chat_id = turn.stream_key, str(turn.plan.chat_id)
-    try:
-        await deps.stream_log.open(stream_key, chat_id)
-    except Exception as exc:  # e.g. Redis unreachable: the message is kept, no reply
-        turn.abandon()
-        log.exception("opening the stream log failed", chat_id=chat_id)
-        raise AppError("The reply could not be started.", code="offline:chat") from exc
-    turn.attach()
-    return stream_key
+    return turn
 
 
 async def _admit_message(
-    session: AsyncSession,
-    deps: TurnDeps,
-    user: AuthUser,
-    request: ChatRequest,
-    model_id: str,
-    resolved: ResolvedModel,
-    hints: prompts.RequestHints,
+    session: AsyncSession, deps: TurnDeps, user: AuthUser, request: ChatRequest, spec: _TurnSpec
 ) -> Turn:
     message = request.message
     assert message is not None
@@ -89,38 +138,13 @@ async def _admit_message(
         since=since,
         limit=settings.chat_max_history_messages - 1,
     )
-    if facts.owner is not None and facts.owner != user.id:
-        raise ChatForbidden()
     limit = settings.max_messages_per_day(user.type)
-    await limits.enforce_daily_limit(session, user.id, facts.sent, limit, since=since, now=now)
-    if facts.taken:
-        raise DatabaseError("A message with this id already exists.")
-    is_new = facts.owner is None
-    history = [ui_message(*row) for row in rows]
-    parts = message.ui_parts()
-    history.append(ui_message(message.id, "user", parts, now))
+    await _refuse(deps, facts, user, limit, since=since, session=session)
     stream_id = uuid.uuid4()
-    turn = Turn(
-        deps,
-        TurnPlan(
-            stream_id=stream_id,
-            chat_id=request.chat_id,
-            user_id=user.id,
-            model_id=model_id,
-            provider=resolved.provider,
-            upstream_model=resolved.upstream_model,
-            system=prompts.system_prompt(model_id, hints),
-            reasoning=resolved.reasoning,
-            history=history,
-            reply_id=uuid.uuid4(),
-            continuing=None,
-            title_parts=parts if is_new else None,
-        ),
-        early=True,
-    )
-    turn.start()
+    parts = message.ui_parts()
+    turn = _start(deps, user, request, spec, facts, rows, stream_id, parts, now)
     rows_in = turn_store.NewTurnRows(
-        chat=_chat_row(request, user, now) if is_new else None,
+        chat=_chat_row(request, user, now) if facts.owner is None else None,
         message={
             "id": message.id,
             "chatId": request.chat_id,
@@ -136,6 +160,67 @@ async def _admit_message(
     except BaseException:
         turn.abandon()
         raise
+    return turn
+
+
+async def _refuse(
+    deps: TurnDeps,
+    facts: turn_store.AdmissionFacts,
+    user: AuthUser,
+    limit: int,
+    *,
+    since: datetime,
+    session: AsyncSession | None = None,
+) -> None:
+    """Raise why the message is refused, if it is: someone else's chat (403), the daily limit
+    (429 with Retry-After), a message id already taken (400)."""
+    if facts.owner is not None and facts.owner != user.id:
+        raise ChatForbidden()
+    if facts.sent >= limit:
+        if session is not None:
+            await limits.enforce_daily_limit(session, user.id, facts.sent, limit, since=since)
+        else:  # only the Retry-After read, outside the admission's transaction
+            async with deps.session_factory() as read:
+                await limits.enforce_daily_limit(read, user.id, facts.sent, limit, since=since)
+    if facts.taken:
+        raise DatabaseError("A message with this id already exists.")
+
+
+def _start(
+    deps: TurnDeps,
+    user: AuthUser,
+    request: ChatRequest,
+    spec: _TurnSpec,
+    facts: turn_store.AdmissionFacts,
+    rows: list[turn_store.HistoryRow],
+    stream_id: uuid.UUID,
+    parts: list[dict[str, Any]],
+    now: datetime,
+) -> Turn:
+    """The admitted turn, started early: its model call runs, its chunks are held."""
+    message = request.message
+    assert message is not None
+    history = [ui_message(*row) for row in rows]
+    history.append(ui_message(message.id, "user", parts, now))
+    turn = Turn(
+        deps,
+        TurnPlan(
+            stream_id=stream_id,
+            chat_id=request.chat_id,
+            user_id=user.id,
+            model_id=spec.model_id,
+            provider=spec.resolved.provider,
+            upstream_model=spec.resolved.upstream_model,
+            system=prompts.system_prompt(spec.model_id, spec.hints),
+            reasoning=spec.resolved.reasoning,
+            history=history,
+            reply_id=uuid.uuid4(),
+            continuing=None,
+            title_parts=parts if facts.owner is None else None,
+        ),
+        early=True,
+    )
+    turn.start()
     return turn
 
 

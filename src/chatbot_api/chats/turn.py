@@ -12,7 +12,7 @@ from typing import Any
 
 import httpx
 import structlog
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from chatbot_api.ai.base import FinishReason, Provider
 from chatbot_api.ai.titles import generate_title
@@ -23,6 +23,7 @@ from chatbot_api.chats.producers import TurnTasks
 from chatbot_api.chats.turn_options import TurnOptions
 from chatbot_api.chats.turn_steps import StepConfig, StepRunner
 from chatbot_api.core.config import Settings
+from chatbot_api.core.errors import AppError
 from chatbot_api.streaming.log import StreamLog
 from chatbot_api.streaming.writer import UIMessageWriter
 
@@ -39,6 +40,11 @@ class TurnDeps:
     stream_log: StreamLog
     http: httpx.AsyncClient
     tasks: TurnTasks
+
+    @property
+    def engine(self) -> AsyncEngine:
+        engine: AsyncEngine = self.session_factory.kw["bind"]
+        return engine
 
 
 @dataclass(slots=True)
@@ -238,6 +244,16 @@ class Turn:
                 title=title,
             ),
         )
+
+
+async def open_stream_log(deps: TurnDeps, stream_key: str, chat_id: str) -> None:
+    """Open a turn's stream log. When it cannot be opened (e.g. Redis unreachable) the stored
+    message is kept and there is no reply: 503 `offline:chat`."""
+    try:
+        await deps.stream_log.open(stream_key, chat_id)
+    except Exception as exc:
+        log.exception("opening the stream log failed", chat_id=chat_id)
+        raise AppError("The reply could not be started.", code="offline:chat") from exc
 
 
 async def run_turn(deps: TurnDeps, plan: TurnPlan) -> None:

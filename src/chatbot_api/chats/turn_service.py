@@ -8,7 +8,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import structlog
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -25,12 +24,10 @@ from chatbot_api.chats.message_turn import (
     ui_message,
 )
 from chatbot_api.chats.models import Chat, Message
-from chatbot_api.chats.turn import Turn, TurnDeps, TurnPlan
-from chatbot_api.core.errors import AppError, BadRequest, ChatForbidden, ChatNotFound, DatabaseError
+from chatbot_api.chats.turn import Turn, TurnDeps, TurnPlan, open_stream_log
+from chatbot_api.core.errors import BadRequest, ChatForbidden, ChatNotFound, DatabaseError
 from chatbot_api.db.session import database_error
 from chatbot_api.db.types import utcnow
-
-log = structlog.get_logger("chatbot_api.turn")
 
 
 @dataclass(slots=True)
@@ -62,11 +59,7 @@ async def start_turn(
             raise database_error(exc) from exc
     plan = _plan(deps, user, model_id, resolved, admitted, hints)
     stream_key = str(admitted.stream_id)
-    try:
-        await deps.stream_log.open(stream_key, str(admitted.chat.id))
-    except Exception as exc:  # e.g. Redis unreachable: the message is kept, no reply
-        log.exception("opening the stream log failed", chat_id=str(admitted.chat.id))
-        raise AppError("The reply could not be started.", code="offline:chat") from exc
+    await open_stream_log(deps, stream_key, str(admitted.chat.id))
     Turn(deps, plan).start()
     return stream_key
 

@@ -87,7 +87,9 @@ class StepRunner:
         self._last_event = 0.0
         self._idle_expired = False
         self._idle_timer: asyncio.TimerHandle | None = None
-        self.ready: asyncio.Event | None = None  # tools run only once it is set (admitted)
+        # Set while the turn is not admitted yet: model events (and tools) wait for it.
+        self.ready: asyncio.Event | None = None
+        self._first_out = False
 
     async def run(self) -> FinishReason:
         try:
@@ -163,22 +165,37 @@ class StepRunner:
         calls: list[_Call] = []
         async for event in self.config.provider.stream(request):
             self._last_event = loop.time()
+            if self.ready is not None:
+                # Not admitted yet: the model's first event waits here, the rest stays unread
+                # in the connection's buffer, so the admission's own work is not delayed.
+                await self.ready.wait()
+                self.ready = None
             if isinstance(event, TextDelta):
                 block = self._block
                 if block is None or block[0] != "t":
                     block = self._open_block("t")
                 writer.text_delta(block[1], event.text)
+                if not self._first_out:
+                    await self._let_first_out()
             elif isinstance(event, ReasoningDelta):
                 block = self._block
                 if block is None or block[0] != "r":
                     block = self._open_block("r")
                 writer.reasoning_delta(block[1], event.text)
+                if not self._first_out:
+                    await self._let_first_out()
             elif isinstance(event, StepFinish):
                 add_usage(self.usage, event.usage)
                 reason = event.reason
             elif tools:
                 self._tool_event(event, calls)
         return reason, calls
+
+    async def _let_first_out(self) -> None:
+        """Once per turn, after the first text or reasoning: give the event loop a turn, so the
+        readers send that first token now rather than after every event already buffered."""
+        self._first_out = True
+        await asyncio.sleep(0)
 
     def _open_block(self, tag: str) -> tuple[str, str]:
         self._close_block()

@@ -1,13 +1,15 @@
 """The chat turn's hot-path SQL, one statement each: admission facts with the recent history,
-the turn's rows, the reply with its usage and the title."""
+the turn's rows, the reply with its usage and the title. On PostgreSQL a new user message is
+admitted in three round trips on the driver connection (`admit_message_pg`)."""
 
 from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
+import orjson
 from sqlalchemy import (
     Boolean,
     Executable,
@@ -24,9 +26,10 @@ from sqlalchemy import (
     union_all,
     update,
 )
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from chatbot_api.chats.models import Chat, Message, MessageUsage, Stream
+from chatbot_api.db.types import truncate_ms
 
 # Statements are built once (bind parameters by name), so executing one only looks up its
 # compiled form in SQLAlchemy's cache: no per-call construction or cache-key walk.
@@ -210,3 +213,144 @@ async def insert_reply(conn: AsyncConnection, rows: ReplyRows) -> None:
 
 async def set_title(conn: AsyncConnection, chat_id: uuid.UUID, title: str) -> None:
     await conn.execute(_TITLE, {"t_id": chat_id, "t_title": title})
+
+
+# --- PostgreSQL: a new user message admitted in three round trips ---------------------------
+# 1. `BEGIN` and the user's advisory lock, as one simple query (the lock must be its own
+#    statement: a statement that took it would count with a snapshot older than the lock);
+# 2. the facts, the recent history and, only when the facts admit the message, the chat (if
+#    new), the message and the stream inserted (data-modifying CTEs; foreign keys are checked
+#    at the statement's end);
+# 3. `COMMIT` (or `ROLLBACK` when refused), while the model call already starts.
+# Same lock as `limits.lock_user_messages` (namespace, key), so every writer serialises.
+_PG_BEGIN_LOCKED = "BEGIN; SELECT pg_advisory_xact_lock({namespace}, {key})"
+_PG_ADMIT = """
+WITH facts AS (
+    SELECT
+        (SELECT "userId" FROM "Chat" WHERE id = $1) AS owner,
+        (SELECT count(m.id) FROM "Message_v2" m JOIN "Chat" c ON c.id = m."chatId"
+         WHERE c."userId" = $2 AND m.role = 'user' AND m."createdAt" >= $3) AS sent,
+        EXISTS (SELECT 1 FROM "Message_v2" WHERE id = $4) AS taken
+), admitted AS (
+    SELECT owner FROM facts
+    WHERE (owner IS NULL OR owner = $2) AND sent < $5 AND NOT taken
+), new_chat AS (
+    INSERT INTO "Chat" (id, "createdAt", title, "userId", visibility)
+    SELECT $1, $6, $7, $2, $8 FROM admitted WHERE owner IS NULL
+), new_message AS (
+    INSERT INTO "Message_v2" (id, "chatId", role, parts, attachments, "createdAt")
+    SELECT $4, $1, 'user', $9, '[]', $6 FROM admitted
+), new_stream AS (
+    INSERT INTO "Stream" (id, "chatId", "createdAt")
+    SELECT $10, $1, $6 FROM admitted
+)
+SELECT 0 AS kind, owner, sent, taken,
+       NULL::uuid AS id, NULL::varchar AS role, NULL::text AS parts, NULL::timestamp AS at
+FROM facts
+UNION ALL (
+    SELECT 1, NULL, NULL, NULL, id, role, parts::text, "createdAt" FROM "Message_v2"
+    WHERE "chatId" = $1 AND $2 = (SELECT owner FROM facts)
+    ORDER BY "createdAt" DESC, id DESC
+    LIMIT $11
+)
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class NewMessage:
+    """A new user message to admit: its chat (created when new) and its stream."""
+
+    user_id: uuid.UUID
+    chat_id: uuid.UUID
+    message_id: uuid.UUID
+    parts: list[dict[str, Any]]
+    stream_id: uuid.UUID
+    created_at: datetime
+    since: datetime  # start of the daily-limit window
+    max_per_day: int
+    history_limit: int
+    new_chat_title: str
+    visibility: str
+
+
+class PgAdmission:
+    """One admission's transaction on a pooled connection's asyncpg driver connection (no
+    SQLAlchemy statement machinery on the hot path). Use as `async with`; `commit()` ends it,
+    leaving without a commit rolls back; a connection in doubt is discarded, never reused."""
+
+    def __init__(self, engine: AsyncEngine, lock_namespace: int, lock_key: int) -> None:
+        self._engine = engine
+        self._lock = _PG_BEGIN_LOCKED.format(namespace=int(lock_namespace), key=int(lock_key))
+        self._conn: AsyncConnection | None = None
+        self._driver: Any = None
+
+    async def __aenter__(self) -> PgAdmission:
+        conn = await self._engine.connect()
+        self._conn = conn
+        try:
+            self._driver = (await conn.get_raw_connection()).driver_connection
+            await self._driver.execute(self._lock)
+        except BaseException:
+            await self._discard()
+            raise
+        return self
+
+    async def __aexit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
+        conn, self._conn = self._conn, None
+        if conn is None:
+            return
+        try:
+            if self._driver.is_in_transaction():
+                await self._driver.execute("ROLLBACK")
+        except BaseException:
+            await conn.invalidate()
+            raise
+        finally:
+            await conn.close()
+
+    async def _discard(self) -> None:
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            await conn.invalidate()
+            await conn.close()
+
+    async def admit(self, new: NewMessage) -> tuple[AdmissionFacts, list[HistoryRow]]:
+        """The facts and the chat's recent history (oldest first, when it is the user's);
+        the rows are inserted only when the facts admit the message."""
+        at = truncate_ms(new.created_at.astimezone(UTC).replace(tzinfo=None))
+        since = new.since.astimezone(UTC).replace(tzinfo=None)
+        try:
+            rows = await self._driver.fetch(
+                _PG_ADMIT,
+                new.chat_id,
+                new.user_id,
+                since,
+                new.message_id,
+                new.max_per_day,
+                at,
+                new.new_chat_title,
+                new.visibility,
+                orjson.dumps(new.parts).decode(),
+                new.stream_id,
+                new.history_limit,
+            )
+        except BaseException:
+            await self._discard()
+            raise
+        facts: AdmissionFacts | None = None
+        history: list[HistoryRow] = []
+        for row in rows:
+            if row[0] == 0:
+                facts = AdmissionFacts(owner=row[1], sent=int(row[2] or 0), taken=bool(row[3]))
+            else:
+                history.append((row[4], row[5], orjson.loads(row[6]), row[7].replace(tzinfo=UTC)))
+        assert facts is not None
+        history.reverse()
+        return facts, history
+
+    async def commit(self) -> None:
+        try:
+            await self._driver.execute("COMMIT")
+        except BaseException:
+            await self._discard()
+            raise

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from typing import Annotated
 
+import asyncpg  # type: ignore[import-untyped]
 from fastapi import Depends, Request
 from sqlalchemy.exc import DBAPIError, IntegrityError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -37,9 +38,12 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
             raise
 
 
-def database_error(exc: SQLAlchemyError) -> AppError:
-    """Constraint and data errors are the caller's (400); a lost connection is ours (503)."""
-    if isinstance(exc, IntegrityError) or (
+def database_error(exc: Exception) -> AppError:
+    """Constraint and data errors are the caller's (400); a lost connection is ours (503).
+    SQLAlchemy's errors, or asyncpg's where the driver connection is used directly."""
+    if isinstance(
+        exc, IntegrityError | asyncpg.IntegrityConstraintViolationError | asyncpg.DataError
+    ) or (
         isinstance(exc, DBAPIError)
         and type(exc.orig).__name__ in ("DataError", "InvalidTextRepresentationError")
     ):
