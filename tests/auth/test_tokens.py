@@ -241,3 +241,48 @@ async def test_bearer_valid_token_reports_its_expiry(
     response = await client.get("/api/auth/session", headers=_bearer(token))
     assert response.status_code == 200
     assert response.json()["expires"] == expires_at.strftime("%Y-%m-%dT%H:%M:%S.000Z")
+
+
+def _token_for(user: Any, expires_in: timedelta) -> str:
+    token, _ = create_access_token(
+        user_id=user.id,
+        email=user.email,
+        user_type="regular",
+        secret=TEST_SECRET,
+        algorithm="HS256",
+        expires_in=expires_in,
+    )
+    return token
+
+
+async def test_bearer_token_accepted_before_is_401_once_expired(
+    app: FastAPI, client: httpx.AsyncClient
+) -> None:
+    """A verified token is remembered, but only until its `exp`."""
+    user = await make_user(app)
+    token = _token_for(user, timedelta(seconds=1))
+    for _ in range(2):
+        response = await client.get("/api/auth/session", headers=_bearer(token))
+        assert response.status_code == 200
+    await asyncio.sleep(2.05)  # `exp` is whole seconds: at most 2 s from now
+    response = await client.get("/api/auth/session", headers=_bearer(token))
+    assert response.status_code == 401
+    assert response.json()["code"] == "unauthorized:auth"
+
+
+async def test_bearer_altered_copy_of_an_accepted_token_is_401(
+    app: FastAPI, client: httpx.AsyncClient
+) -> None:
+    user = await make_user(app)
+    token = _token_for(user, timedelta(minutes=5))
+    assert (await client.get("/api/auth/session", headers=_bearer(token))).status_code == 200
+    head, payload, signature = token.split(".")
+    altered = {
+        "signature": f"{head}.{payload}.{signature[:-2]}{'AA' if signature[-2:] != 'AA' else 'BB'}",
+        "payload": f"{head}.{payload[:-1]}{'A' if payload[-1] != 'A' else 'B'}.{signature}",
+        "appended": f"{token}x",
+    }
+    for kind, forged in altered.items():
+        response = await client.get("/api/auth/session", headers=_bearer(forged))
+        assert response.status_code == 401, kind
+    assert (await client.get("/api/auth/session", headers=_bearer(token))).status_code == 200
