@@ -175,24 +175,69 @@ async def test_history_with_another_users_chat_as_cursor_is_rejected(
     app: FastAPI, client: httpx.AsyncClient, param: str
 ) -> None:
     me, other = await make_user(app), await make_user(app)
+    # My chats on both sides of theirs: a cursor looked up without the user filter would
+    # give a non-empty page in either direction.
     await make_chat(app, me, created_at=at(1))
     theirs = await make_chat(app, other, title="secret", created_at=at(2))
+    await make_chat(app, me, created_at=at(3))
 
     response = await client.get(f"/api/history?{param}={theirs.id}", headers=me.headers)
 
     assert response.status_code == 400
-    assert response.json()["cause"] == f"{param} must be the id of one of your chats."
+    assert response.json() == {
+        "code": "bad_request:api",
+        "message": "The request couldn't be processed. Please check your input and try again.",
+        "cause": f"{param} must be the id of one of your chats.",
+    }
     assert "secret" not in response.text
 
 
+@pytest.mark.parametrize("param", ["starting_after", "ending_before"])
 async def test_history_with_unknown_cursor_is_rejected(
-    app: FastAPI, client: httpx.AsyncClient
+    app: FastAPI, client: httpx.AsyncClient, param: str
 ) -> None:
     me = await make_user(app)
-    response = await client.get(f"/api/history?ending_before={uuid.uuid4()}", headers=me.headers)
+    await make_chat(app, me, created_at=at(1))
+
+    response = await client.get(f"/api/history?{param}={uuid.uuid4()}", headers=me.headers)
 
     assert response.status_code == 400
-    assert "ending_before" in response.json()["cause"]
+    assert response.json()["code"] == "bad_request:api"
+    assert response.json()["cause"] == f"{param} must be the id of one of your chats."
+
+
+@pytest.mark.parametrize(
+    ("param", "edge"), [("ending_before", "oldest"), ("starting_after", "newest")]
+)
+async def test_history_cursor_at_the_end_gives_an_empty_page(
+    app: FastAPI, client: httpx.AsyncClient, param: str, edge: str
+) -> None:
+    me, other = await make_user(app), await make_user(app)
+    ids = [str((await make_chat(app, me, created_at=at(n))).id) for n in range(1, 4)]
+    # Someone else's chats beyond mine in both directions must not show up.
+    await make_chat(app, other, created_at=at(0))
+    await make_chat(app, other, created_at=at(9))
+    cursor = ids[0] if edge == "oldest" else ids[-1]
+
+    response = await client.get(f"/api/history?limit=2&{param}={cursor}", headers=me.headers)
+
+    assert response.status_code == 200
+    assert response.json() == {"chats": [], "hasMore": False}
+
+
+@pytest.mark.parametrize("param", ["starting_after", "ending_before"])
+async def test_history_cursor_next_to_the_end_gives_the_last_chat(
+    app: FastAPI, client: httpx.AsyncClient, param: str
+) -> None:
+    me = await make_user(app)
+    ids = [str((await make_chat(app, me, created_at=at(n))).id) for n in range(3)]
+    cursor, last = (ids[1], ids[0]) if param == "ending_before" else (ids[1], ids[2])
+
+    response = await client.get(f"/api/history?limit=2&{param}={cursor}", headers=me.headers)
+
+    assert response.status_code == 200
+    assert [chat["id"] for chat in response.json()["chats"]] == [last]
+    assert response.json()["hasMore"] is False
 
 
 async def test_history_without_user_is_unauthorized(client: httpx.AsyncClient) -> None:
@@ -202,17 +247,40 @@ async def test_history_without_user_is_unauthorized(client: httpx.AsyncClient) -
     assert response.json()["code"] == "unauthorized:chat"
 
 
-async def test_history_page_uses_few_statements(app: FastAPI, client: httpx.AsyncClient) -> None:
+@pytest.mark.parametrize("param", [None, "starting_after", "ending_before"])
+async def test_history_page_is_one_statement(
+    app: FastAPI, client: httpx.AsyncClient, param: str | None
+) -> None:
     me = await make_user(app)
     chats = [await make_chat(app, me, created_at=at(n)) for n in range(30)]
+    url = "/api/history?limit=20"
+    if param is not None:
+        url += f"&{param}={chats[-1].id if param == 'ending_before' else chats[0].id}"
 
     with count_statements(app) as log:
-        response = await client.get(
-            f"/api/history?limit=20&ending_before={chats[-1].id}", headers=me.headers
-        )
+        response = await client.get(url, headers=me.headers)
 
     assert len(response.json()["chats"]) == 20
-    assert len(log.chat_statements) <= 2
+    assert len(log.chat_statements) == 1
+
+
+async def test_history_empty_or_rejected_cursor_page_takes_a_second_statement(
+    app: FastAPI, client: httpx.AsyncClient
+) -> None:
+    me = await make_user(app)
+    oldest = await make_chat(app, me, created_at=at(1))
+
+    with count_statements(app) as log:
+        empty = await client.get(f"/api/history?ending_before={oldest.id}", headers=me.headers)
+    assert empty.status_code == 200
+    assert len(log.chat_statements) == 2
+
+    with count_statements(app) as log:
+        rejected = await client.get(
+            f"/api/history?ending_before={uuid.uuid4()}", headers=me.headers
+        )
+    assert rejected.status_code == 400
+    assert len(log.chat_statements) == 2
 
 
 async def test_delete_history_removes_callers_chats_with_their_rows(

@@ -7,7 +7,17 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any, Literal
 
-from sqlalchemy import ColumnElement, Select, and_, delete, func, or_, select, update
+from sqlalchemy import (
+    ColumnElement,
+    Select,
+    delete,
+    func,
+    literal,
+    or_,
+    select,
+    tuple_,
+    update,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -42,16 +52,18 @@ async def list_user_chats(
     cursor_id: uuid.UUID | None = None,
     direction: Literal["older", "newer"] = "older",
 ) -> tuple[list[Chat], bool]:
-    """One page of the user's chats, newest first, keyset-paginated on (createdAt, id).
+    """One page of the user's chats, newest first, keyset-paginated on (createdAt, id), in
+    one statement.
 
     `older`: the chats just before the cursor (or the newest ones without a cursor);
     `newer`: the chats just after the cursor. Returns (chats, has_more in that direction).
-    The cursor must be one of the user's chats (check with `user_chat_exists`).
+    The cursor is looked up among the user's chats only: a cursor that is not one of them
+    gives an empty page (tell it from a real empty page with `user_chat_exists`).
     """
     statement: Select[Chat] = select(Chat).where(Chat.user_id == user_id)
     newer = direction == "newer"
     if cursor_id is not None:
-        statement = statement.where(_beyond_cursor(cursor_id, newer=newer))
+        statement = statement.where(_beyond_cursor(user_id, cursor_id, newer=newer))
     if newer:
         statement = statement.order_by(Chat.created_at.asc(), Chat.id.asc())
     else:
@@ -64,14 +76,23 @@ async def list_user_chats(
     return page, has_more
 
 
-def _beyond_cursor(cursor_id: uuid.UUID, *, newer: bool) -> ColumnElement[bool]:
-    # The cursor's timestamp is read in SQL so that it compares at the stored precision.
-    cursor_at = select(Chat.created_at).where(Chat.id == cursor_id).scalar_subquery()
-    if newer:
-        return or_(
-            Chat.created_at > cursor_at, and_(Chat.created_at == cursor_at, Chat.id > cursor_id)
-        )
-    return or_(Chat.created_at < cursor_at, and_(Chat.created_at == cursor_at, Chat.id < cursor_id))
+def _beyond_cursor(user_id: uuid.UUID, cursor_id: uuid.UUID, *, newer: bool) -> ColumnElement[bool]:
+    """(createdAt, id) beyond the cursor chat's, as one row comparison.
+
+    The cursor's timestamp is read in SQL (a one-row InitPlan on PostgreSQL), so it compares
+    at the stored precision; it is NULL when the cursor is not one of the user's chats, and
+    then no row matches. PostgreSQL turns the row comparison into an index bound on
+    `Chat_userId_createdAt_idx` (`createdAt <= cursor`), so a deep page is a short range scan
+    like the first page, not a filter over every newer chat.
+    """
+    cursor_at = (
+        select(Chat.created_at)
+        .where(Chat.id == cursor_id, Chat.user_id == user_id)
+        .scalar_subquery()
+    )
+    key = tuple_(Chat.created_at, Chat.id)
+    cursor = tuple_(cursor_at, literal(cursor_id, Chat.id.type))
+    return key > cursor if newer else key < cursor
 
 
 async def save_chat(session: AsyncSession, chat: Chat) -> Chat:

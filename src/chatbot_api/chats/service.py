@@ -104,13 +104,19 @@ async def history_page(
     if not 1 <= limit <= HISTORY_MAX_LIMIT:
         raise BadRequest(f"limit must be an integer from 1 to {HISTORY_MAX_LIMIT}.")
     cursor_id = starting_after or ending_before
-    if cursor_id is not None and not await repository.user_chat_exists(session, user_id, cursor_id):
-        name = "starting_after" if starting_after is not None else "ending_before"
-        raise BadRequest(f"{name} must be the id of one of your chats.")
     direction: Literal["older", "newer"] = "newer" if starting_after is not None else "older"
     chats, has_more = await repository.list_user_chats(
         session, user_id, limit=limit, cursor_id=cursor_id, direction=direction
     )
+    # The page query finds the cursor among the user's chats itself; only an empty page
+    # needs a second look, to tell "nothing beyond this chat" from "not one of your chats".
+    if (
+        cursor_id is not None
+        and not chats
+        and not await repository.user_chat_exists(session, user_id, cursor_id)
+    ):
+        name = "starting_after" if starting_after is not None else "ending_before"
+        raise BadRequest(f"{name} must be the id of one of your chats.")
     return HistoryResult(chats=chats, has_more=has_more)
 
 
