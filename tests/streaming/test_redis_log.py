@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import uuid
 from collections.abc import AsyncIterator
@@ -163,3 +164,42 @@ async def test_remote_reader_ends_when_producer_dies(workers: Workers) -> None:
     await asyncio.wait_for(reader, timeout=5)
     assert received == [b"data: 1\n\n"]
     assert await inspect.exists(f"{prefix}stream:s1")  # the replay stays until expiry
+
+
+async def test_producing_worker_keeps_only_what_its_first_reader_has_not_read(
+    workers: Workers,
+) -> None:
+    """The turn's own response reads the local copy, which drops what it sent; any other
+    reader on the same worker replays from Redis, from the start; once the first reader is
+    gone nothing is buffered locally."""
+    a, _, _, _ = workers
+    await a.open("s1", "chat-1")
+    sent = [f"data: {i}\n\n".encode() for i in range(300)]
+    first: list[bytes] = []
+
+    async def read_into(out: list[bytes]) -> None:
+        async for chunk in a.read("s1"):
+            out[:] = split_events([*out, chunk])
+
+    reader = asyncio.create_task(read_into(first))
+    await asyncio.sleep(0.01)
+    for event in sent[:100]:
+        a.append("s1", event)
+    await asyncio.sleep(0.05)
+    assert first == sent[:100]
+    local = a._local["s1"]
+    assert len(local.buffer) == 0
+
+    second: list[bytes] = []
+    late = asyncio.create_task(read_into(second))
+    await asyncio.sleep(0.05)
+    assert second == sent[:100]
+    reader.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await reader
+    for event in sent[100:]:
+        a.append("s1", event)
+    assert len(local.buffer) == 0
+    await a.close("s1")
+    await asyncio.wait_for(late, 5)
+    assert second == sent

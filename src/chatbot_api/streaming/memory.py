@@ -16,12 +16,28 @@ class LocalStream:
 
     Events are kept in one growing buffer (no per-event object), and a reader that is behind
     receives everything pending as one chunk: whole events, in order, never split.
+
+    `replayable=False` (a copy is kept elsewhere, e.g. Redis): one reader `claim`s it and what
+    it has read is dropped; once that reader is gone nothing more is buffered.
     """
 
-    __slots__ = ("_stop_event", "buffer", "closed", "on_stop", "stopped", "waiters")
+    __slots__ = (
+        "_stop_event",
+        "buffer",
+        "claimed",
+        "closed",
+        "dropped",
+        "on_stop",
+        "replayable",
+        "stopped",
+        "waiters",
+    )
 
-    def __init__(self) -> None:
+    def __init__(self, *, replayable: bool = True) -> None:
         self.buffer = bytearray()
+        self.replayable = replayable
+        self.claimed = False
+        self.dropped = False
         self.closed = False
         self.waiters: list[asyncio.Future[None]] = []
         self.stopped = False
@@ -52,11 +68,20 @@ class LocalStream:
         await self._stop_event.wait()
 
     def append(self, event: bytes) -> None:
-        if self.closed:
+        if self.closed or self.dropped:
             return
         self.buffer += event
         if self.waiters:
             self._wake()
+
+    def claim(self) -> bool:
+        """Whether the caller may read it: always when replayable, else only the first."""
+        if self.replayable:
+            return True
+        if self.claimed:
+            return False
+        self.claimed = True
+        return True
 
     def close(self) -> None:
         self.closed = True
@@ -71,17 +96,27 @@ class LocalStream:
     async def iterate(self) -> AsyncIterator[bytes]:
         position = 0
         buffer = self.buffer
-        while True:
-            if position < len(buffer):
-                chunk = bytes(buffer[position:])
-                position += len(chunk)
-                yield chunk
-                continue
-            if self.closed:
-                return
-            waiter = asyncio.get_running_loop().create_future()
-            self.waiters.append(waiter)
-            await waiter
+        replayable = self.replayable
+        try:
+            while True:
+                if position < len(buffer):
+                    if replayable:
+                        chunk = bytes(buffer[position:])
+                        position += len(chunk)
+                    else:
+                        chunk = bytes(buffer)
+                        buffer.clear()
+                    yield chunk
+                    continue
+                if self.closed:
+                    return
+                waiter = asyncio.get_running_loop().create_future()
+                self.waiters.append(waiter)
+                await waiter
+        finally:
+            if not replayable:  # its one reader is gone
+                self.dropped = True
+                buffer.clear()
 
 
 class MemoryStreamLog:

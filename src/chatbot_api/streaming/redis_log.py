@@ -1,5 +1,5 @@
 """The Redis stream log: events in Redis Streams (batched writes, expiry), resumable and
-stoppable from any worker; readers on the producing worker are served from memory."""
+stoppable from any worker; the turn's own response is served from memory."""
 
 from __future__ import annotations
 
@@ -90,7 +90,9 @@ class RedisStreamLog:
     # --- producer ---------------------------------------------------------------------
     async def open(self, stream_id: str, chat_id: str) -> None:
         await self._start_background()
-        self._local[stream_id] = LocalStream()
+        # The local copy only feeds the first reader here (the turn's own response); anyone
+        # else reads the Redis copy, so what was sent is not kept twice.
+        self._local[stream_id] = LocalStream(replayable=False)
         self._chats[stream_id] = chat_id
         key = self._stream_key(stream_id)
         async with self._redis.pipeline(transaction=False) as pipe:
@@ -185,7 +187,7 @@ class RedisStreamLog:
     # --- readers ----------------------------------------------------------------------
     async def read(self, stream_id: str) -> AsyncIterator[bytes]:
         local = self._local.get(stream_id)
-        if local is not None:
+        if local is not None and local.claim():
             async for event in local.iterate():
                 yield event
             return
