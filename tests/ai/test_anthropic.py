@@ -6,7 +6,7 @@ import time
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
-import httpx
+import aiohttp
 import pytest
 
 from chatbot_api.ai.base import (
@@ -34,6 +34,7 @@ from tests.fakes.anthropic_server import (
 )
 
 WEATHER = ToolSpec("getWeather", "Get the weather", {"type": "object"})
+DEFAULT_TEXT = "Hello from the fake server."  # the fake's reply when none is queued
 
 
 @pytest.fixture
@@ -43,13 +44,13 @@ def server() -> Iterator[FakeAnthropicServer]:
 
 
 @pytest.fixture
-async def http() -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient() as client:
+async def http() -> AsyncIterator[aiohttp.ClientSession]:
+    async with aiohttp.ClientSession() as client:
         yield client
 
 
 def provider(
-    http: httpx.AsyncClient, server: FakeAnthropicServer, **options: Any
+    http: aiohttp.ClientSession, server: FakeAnthropicServer, **options: Any
 ) -> AnthropicProvider:
     options.setdefault("idle_timeout", 5.0)
     return AnthropicProvider(http, server.base_url, "sk-ant-test", **options)
@@ -60,7 +61,9 @@ def request(**fields: Any) -> ModelRequest:
     return ModelRequest(model="claude-haiku-4-5", **fields)
 
 
-async def test_text_stream_with_usage(http: httpx.AsyncClient, server: FakeAnthropicServer) -> None:
+async def test_text_stream_with_usage(
+    http: aiohttp.ClientSession, server: FakeAnthropicServer
+) -> None:
     server.queue(messages_reply([text_block(["Hello", " there"])], input_tokens=9, output_tokens=4))
     events = await collect(provider(http, server), request())
     assert summary(events) == [("text", "Hello there"), ("finish", "stop")]
@@ -69,7 +72,7 @@ async def test_text_stream_with_usage(http: httpx.AsyncClient, server: FakeAnthr
 
 
 async def test_request_uses_messages_api_shape(
-    http: httpx.AsyncClient, server: FakeAnthropicServer
+    http: aiohttp.ClientSession, server: FakeAnthropicServer
 ) -> None:
     messages = [
         user("Weather?"),
@@ -110,7 +113,7 @@ async def test_request_uses_messages_api_shape(
 
 
 async def test_reasoning_request_enables_thinking_and_streams_it(
-    http: httpx.AsyncClient, server: FakeAnthropicServer
+    http: aiohttp.ClientSession, server: FakeAnthropicServer
 ) -> None:
     blocks = [thinking_block(["Let me ", "see."]), text_block(["Done."])]
     server.queue(messages_reply(blocks))
@@ -125,7 +128,7 @@ async def test_reasoning_request_enables_thinking_and_streams_it(
 
 
 async def test_tool_use_streams_input_and_finishes_with_tool_calls(
-    http: httpx.AsyncClient, server: FakeAnthropicServer
+    http: aiohttp.ClientSession, server: FakeAnthropicServer
 ) -> None:
     blocks = [
         text_block(["Let me check."]),
@@ -144,7 +147,7 @@ async def test_tool_use_streams_input_and_finishes_with_tool_calls(
 
 
 async def test_tool_use_without_input_gets_an_empty_object(
-    http: httpx.AsyncClient, server: FakeAnthropicServer
+    http: aiohttp.ClientSession, server: FakeAnthropicServer
 ) -> None:
     server.queue(messages_reply([tool_use_block("toolu_8", "ping", [])], stop_reason="tool_use"))
     events = await collect(provider(http, server), request())
@@ -155,7 +158,7 @@ async def test_tool_use_without_input_gets_an_empty_object(
     ("stop_reason", "finish"), [("max_tokens", "length"), ("refusal", "content-filter")]
 )
 async def test_stop_reasons_map_to_finish_reasons(
-    http: httpx.AsyncClient, server: FakeAnthropicServer, stop_reason: str, finish: str
+    http: aiohttp.ClientSession, server: FakeAnthropicServer, stop_reason: str, finish: str
 ) -> None:
     server.queue(messages_reply([text_block(["x"])], stop_reason=stop_reason))
     assert finish_of(await collect(provider(http, server), request())).reason == finish
@@ -170,7 +173,7 @@ async def test_stop_reasons_map_to_finish_reasons(
     ],
 )
 async def test_http_error_becomes_a_short_public_message(
-    http: httpx.AsyncClient,
+    http: aiohttp.ClientSession,
     server: FakeAnthropicServer,
     status: int,
     error_type: str,
@@ -184,7 +187,7 @@ async def test_http_error_becomes_a_short_public_message(
 
 
 async def test_error_event_mid_stream_becomes_a_short_message(
-    http: httpx.AsyncClient, server: FakeAnthropicServer
+    http: aiohttp.ClientSession, server: FakeAnthropicServer
 ) -> None:
     events = message_events([text_block(["partial"])])[:4]  # start, ping, block start, delta
     events.append(
@@ -198,7 +201,7 @@ async def test_error_event_mid_stream_becomes_a_short_message(
 
 
 async def test_stream_ending_before_message_stop_is_reported(
-    http: httpx.AsyncClient, server: FakeAnthropicServer
+    http: aiohttp.ClientSession, server: FakeAnthropicServer
 ) -> None:
     server.queue(events_reply(message_events([text_block(["cut"])])[:-2]))
     with pytest.raises(ProviderError) as caught:
@@ -207,7 +210,7 @@ async def test_stream_ending_before_message_stop_is_reported(
 
 
 async def test_stalled_stream_is_cut_after_the_idle_timeout(
-    http: httpx.AsyncClient, server: FakeAnthropicServer
+    http: aiohttp.ClientSession, server: FakeAnthropicServer
 ) -> None:
     server.queue(messages_reply([text_block(["a"])], stall_after=3, stall_seconds=30))
     started = time.perf_counter()
@@ -215,3 +218,14 @@ async def test_stalled_stream_is_cut_after_the_idle_timeout(
         await collect(provider(http, server, idle_timeout=0.3), request())
     assert caught.value.public_message == errors.MSG_IDLE
     assert time.perf_counter() - started < 3
+
+
+async def test_consecutive_streams_reuse_one_connection(
+    http: aiohttp.ClientSession, server: FakeAnthropicServer
+) -> None:
+    server.queue(messages_reply([text_block(["one"])], delay=0.05))  # the end comes late
+    assert text_of(await collect(provider(http, server), request())) == "one"
+    assert text_of(await collect(provider(http, server), request())) == DEFAULT_TEXT
+    assert len(server.requests) == 2
+    assert server.connections == 1
+    assert server.disconnects == 0

@@ -7,7 +7,7 @@ import time
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
-import httpx
+import aiohttp
 import pytest
 
 from chatbot_api.ai.base import (
@@ -15,6 +15,7 @@ from chatbot_api.ai.base import (
     ModelMessage,
     ModelRequest,
     ProviderError,
+    StepFinish,
     TextDelta,
     TextPart,
     ToolCallPart,
@@ -49,6 +50,7 @@ from tests.fakes.openai_server import (
 )
 
 SECRET_BODY = "upstream-internal-detail-7f3a"
+DEFAULT_TEXT = "Hello from the fake server."  # the fake's reply when none is queued
 WEATHER = ToolSpec(
     "getWeather", "Get the weather", {"type": "object", "properties": {"city": {"type": "string"}}}
 )
@@ -61,13 +63,13 @@ def server() -> Iterator[FakeOpenAIServer]:
 
 
 @pytest.fixture
-async def http() -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient() as client:
+async def http() -> AsyncIterator[aiohttp.ClientSession]:
+    async with aiohttp.ClientSession() as client:
         yield client
 
 
 def provider(
-    http: httpx.AsyncClient, server: FakeOpenAIServer, **options: Any
+    http: aiohttp.ClientSession, server: FakeOpenAIServer, **options: Any
 ) -> OpenAICompatProvider:
     options.setdefault("idle_timeout", 5.0)
     return OpenAICompatProvider(http, server.base_url, "sk-test", **options)
@@ -78,7 +80,7 @@ def request(text: str = "Hi", **fields: Any) -> ModelRequest:
 
 
 async def test_stream_yields_text_deltas_then_finish_with_usage(
-    http: httpx.AsyncClient, server: FakeOpenAIServer
+    http: aiohttp.ClientSession, server: FakeOpenAIServer
 ) -> None:
     server.queue(stream_reply(text_stream(["Hel", "lo", " world"], usage=(11, 3))))
     events = await collect(provider(http, server), request())
@@ -89,7 +91,7 @@ async def test_stream_yields_text_deltas_then_finish_with_usage(
 
 
 async def test_request_carries_model_messages_tools_and_limits(
-    http: httpx.AsyncClient, server: FakeOpenAIServer
+    http: aiohttp.ClientSession, server: FakeOpenAIServer
 ) -> None:
     messages = [
         ModelMessage("user", [TextPart("Look"), ImagePart("https://img/x.png", "image/png")]),
@@ -131,7 +133,7 @@ async def test_request_carries_model_messages_tools_and_limits(
 
 
 async def test_gateway_reasoning_request_asks_for_reasoning(
-    http: httpx.AsyncClient, server: FakeOpenAIServer
+    http: aiohttp.ClientSession, server: FakeOpenAIServer
 ) -> None:
     gateway = provider(http, server, reasoning_style="gateway")
     await collect(gateway, request(reasoning=True, reasoning_budget_tokens=2000))
@@ -139,7 +141,7 @@ async def test_gateway_reasoning_request_asks_for_reasoning(
 
 
 async def test_tool_call_deltas_across_chunks_become_one_parsed_call(
-    http: httpx.AsyncClient, server: FakeOpenAIServer
+    http: aiohttp.ClientSession, server: FakeOpenAIServer
 ) -> None:
     events_in = [
         chunk({"role": "assistant"}),
@@ -160,7 +162,7 @@ async def test_tool_call_deltas_across_chunks_become_one_parsed_call(
 
 
 async def test_parallel_tool_calls_are_kept_apart(
-    http: httpx.AsyncClient, server: FakeOpenAIServer
+    http: aiohttp.ClientSession, server: FakeOpenAIServer
 ) -> None:
     first = tool_call_chunks(0, "call_a", "getWeather", ['{"city":', '"Oslo"}'])
     second = tool_call_chunks(1, "call_b", "getWeather", ['{"city":', '"Rome"}'])
@@ -173,7 +175,7 @@ async def test_parallel_tool_calls_are_kept_apart(
 
 
 async def test_invalid_tool_arguments_are_reported_not_raised(
-    http: httpx.AsyncClient, server: FakeOpenAIServer
+    http: aiohttp.ClientSession, server: FakeOpenAIServer
 ) -> None:
     broken = tool_call_chunks(0, "call_x", "getWeather", ['{"city": "Par'])
     server.queue(stream_reply([*broken, chunk(finish_reason="tool_calls")]))
@@ -183,7 +185,7 @@ async def test_invalid_tool_arguments_are_reported_not_raised(
 
 
 async def test_tool_calls_with_stop_finish_still_finish_as_tool_calls(
-    http: httpx.AsyncClient, server: FakeOpenAIServer
+    http: aiohttp.ClientSession, server: FakeOpenAIServer
 ) -> None:
     whole = tool_call_chunks(0, "call_o", "getWeather", ['{"city":"Lima"}'])
     server.queue(stream_reply([*whole, chunk(finish_reason="stop")]))  # e.g. Ollama
@@ -193,7 +195,7 @@ async def test_tool_calls_with_stop_finish_still_finish_as_tool_calls(
 
 @pytest.mark.parametrize("field", ["reasoning_content", "reasoning"])
 async def test_reasoning_fields_stream_as_reasoning(
-    http: httpx.AsyncClient, server: FakeOpenAIServer, field: str
+    http: aiohttp.ClientSession, server: FakeOpenAIServer, field: str
 ) -> None:
     server.queue(
         stream_reply(text_stream(["42"], reasoning=["Let me ", "think."], reasoning_field=field))
@@ -203,7 +205,7 @@ async def test_reasoning_fields_stream_as_reasoning(
 
 
 async def test_think_tags_split_across_chunks_become_reasoning(
-    http: httpx.AsyncClient, server: FakeOpenAIServer
+    http: aiohttp.ClientSession, server: FakeOpenAIServer
 ) -> None:
     pieces = ["<th", "ink>Plan", " it.</thi", "nk>\n\nThe ", "answer <b>is</b> 4."]
     server.queue(stream_reply(text_stream(pieces)))
@@ -213,7 +215,7 @@ async def test_think_tags_split_across_chunks_become_reasoning(
 
 
 async def test_think_tags_are_plain_text_when_disabled(
-    http: httpx.AsyncClient, server: FakeOpenAIServer
+    http: aiohttp.ClientSession, server: FakeOpenAIServer
 ) -> None:
     server.queue(stream_reply(text_stream(["<think>x</think>y"])))
     events = await collect(provider(http, server, think_tags=False), request())
@@ -221,7 +223,7 @@ async def test_think_tags_are_plain_text_when_disabled(
 
 
 async def test_sse_framing_variants_are_parsed(
-    http: httpx.AsyncClient, server: FakeOpenAIServer
+    http: aiohttp.ClientSession, server: FakeOpenAIServer
 ) -> None:
     body = b"".join(encode(text_stream(["a", "b", "c"])))
     body = b": keep-alive\n\n" + body.replace(b"\n", b"\r\n")
@@ -245,7 +247,7 @@ async def test_sse_framing_variants_are_parsed(
     ],
 )
 async def test_http_error_becomes_a_short_public_message(
-    http: httpx.AsyncClient, server: FakeOpenAIServer, status: int, message: str
+    http: aiohttp.ClientSession, server: FakeOpenAIServer, status: int, message: str
 ) -> None:
     server.queue(error_reply(status, {"error": {"message": SECRET_BODY, "type": "x"}}))
     with pytest.raises(ProviderError) as caught:
@@ -258,7 +260,7 @@ async def test_http_error_becomes_a_short_public_message(
 
 
 async def test_gateway_credit_card_error_is_recognisable(
-    http: httpx.AsyncClient, server: FakeOpenAIServer
+    http: aiohttp.ClientSession, server: FakeOpenAIServer
 ) -> None:
     text = "AI Gateway requires a valid credit card on file to service requests."
     server.queue(error_reply(403, {"error": {"message": text, "type": "x"}}))
@@ -268,7 +270,7 @@ async def test_gateway_credit_card_error_is_recognisable(
 
 
 async def test_error_inside_the_stream_becomes_a_short_message(
-    http: httpx.AsyncClient, server: FakeOpenAIServer
+    http: aiohttp.ClientSession, server: FakeOpenAIServer
 ) -> None:
     bad = {"error": {"message": SECRET_BODY, "type": "server_error", "code": 502}}
     server.queue(stream_reply([chunk({"content": "par"}), bad], done=False))
@@ -279,7 +281,7 @@ async def test_error_inside_the_stream_becomes_a_short_message(
 
 
 async def test_dropped_connection_mid_stream_is_reported_after_partial_text(
-    http: httpx.AsyncClient, server: FakeOpenAIServer
+    http: aiohttp.ClientSession, server: FakeOpenAIServer
 ) -> None:
     server.queue(stream_reply(text_stream(["one ", "two ", "three"]), drop_after=3))
     received, error = await collect_until_error(provider(http, server), request())
@@ -288,7 +290,7 @@ async def test_dropped_connection_mid_stream_is_reported_after_partial_text(
 
 
 async def test_stream_ending_without_finish_is_reported(
-    http: httpx.AsyncClient, server: FakeOpenAIServer
+    http: aiohttp.ClientSession, server: FakeOpenAIServer
 ) -> None:
     server.queue(stream_reply([chunk({"content": "cut"})], done=False))
     with pytest.raises(ProviderError) as caught:
@@ -297,7 +299,7 @@ async def test_stream_ending_without_finish_is_reported(
 
 
 async def test_stalled_upstream_is_cut_after_the_idle_timeout(
-    http: httpx.AsyncClient, server: FakeOpenAIServer
+    http: aiohttp.ClientSession, server: FakeOpenAIServer
 ) -> None:
     server.queue(stream_reply(text_stream(["a", "b"]), stall_after=2, stall_seconds=30))
     started = time.perf_counter()
@@ -308,14 +310,14 @@ async def test_stalled_upstream_is_cut_after_the_idle_timeout(
 
 
 async def test_pause_shorter_than_the_idle_timeout_is_fine(
-    http: httpx.AsyncClient, server: FakeOpenAIServer
+    http: aiohttp.ClientSession, server: FakeOpenAIServer
 ) -> None:
     server.queue(stream_reply(text_stream(["a", "b"]), stall_after=2, stall_seconds=0.2))
     events = await collect(provider(http, server, idle_timeout=2), request())
     assert text_of(events) == "ab"
 
 
-async def test_unreachable_upstream_is_reported(http: httpx.AsyncClient) -> None:
+async def test_unreachable_upstream_is_reported(http: aiohttp.ClientSession) -> None:
     dead = OpenAICompatProvider(http, "http://127.0.0.1:9/v1", "k", connect_timeout=2)
     with pytest.raises(ProviderError) as caught:
         await collect(dead, request())
@@ -323,7 +325,7 @@ async def test_unreachable_upstream_is_reported(http: httpx.AsyncClient) -> None
 
 
 async def test_cancellation_closes_the_upstream_connection(
-    http: httpx.AsyncClient, server: FakeOpenAIServer
+    http: aiohttp.ClientSession, server: FakeOpenAIServer
 ) -> None:
     server.queue(stream_reply(text_stream(["first ", "second"]), stall_after=2))
     first = asyncio.Event()
@@ -341,7 +343,7 @@ async def test_cancellation_closes_the_upstream_connection(
 
 
 async def test_registry_routes_frontend_ids_to_the_gateway(
-    http: httpx.AsyncClient, server: FakeOpenAIServer
+    http: aiohttp.ClientSession, server: FakeOpenAIServer
 ) -> None:
     settings = Settings(
         _env_file=None, **{**NO_PROVIDERS, "ai_gateway_api_key": "gw-key",
@@ -359,10 +361,46 @@ async def test_registry_routes_frontend_ids_to_the_gateway(
 
 
 async def test_gateway_credit_card_error_inside_the_stream_is_recognisable(
-    http: httpx.AsyncClient, server: FakeOpenAIServer
+    http: aiohttp.ClientSession, server: FakeOpenAIServer
 ) -> None:
     text = "AI Gateway requires a valid credit card on file to service requests."
     server.queue(stream_reply([{"error": {"message": text, "type": "x"}}], done=False))
     _, error = await collect_until_error(provider(http, server), request())
     assert isinstance(error, errors.GatewayCreditCardRequired)
     assert error.status == 402
+
+
+async def test_consecutive_streams_reuse_one_connection(
+    http: aiohttp.ClientSession, server: FakeOpenAIServer
+) -> None:
+    server.queue(
+        stream_reply(text_stream(["one"])),
+        error_reply(429, {"error": {"message": "slow down", "type": "x"}}),
+        stream_reply(text_stream(["two"]), delay=0.05),  # the body's end after [DONE], late
+    )
+    assert text_of(await collect(provider(http, server), request())) == "one"
+    with pytest.raises(ProviderError):
+        await collect(provider(http, server), request())
+    assert text_of(await collect(provider(http, server), request())) == "two"
+    assert text_of(await collect(provider(http, server), request())) == DEFAULT_TEXT
+    assert len(server.requests) == 4
+    assert server.connections == 1
+    assert server.disconnects == 0
+
+
+async def test_a_tail_after_done_that_never_ends_is_cut_after_the_step_is_out(
+    http: aiohttp.ClientSession, server: FakeOpenAIServer
+) -> None:
+    chunks = encode(text_stream(["a", "b"]))
+    server.queue(Reply(chunks=[*chunks, b": more\n\n"], stall_after=len(chunks), stall_seconds=30))
+    started = time.perf_counter()
+    finished_at = None
+    async for event in provider(http, server).stream(request()):
+        if isinstance(event, StepFinish):
+            finished_at = time.perf_counter() - started
+    assert finished_at is not None
+    assert finished_at < 0.9  # the step's end is not held behind the drain (1 s)
+    assert time.perf_counter() - started < 3  # the drain gave up (1 s cap) and closed
+    assert await asyncio.to_thread(server.wait_for_disconnect, 5)
+    assert text_of(await collect(provider(http, server), request())) == DEFAULT_TEXT
+    assert server.connections == 2

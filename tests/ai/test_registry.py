@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
-import httpx
+import aiohttp
 import orjson
 import pytest
 
@@ -39,17 +39,17 @@ NO_PROVIDERS: dict[str, Any] = {
 
 
 @pytest.fixture
-async def http() -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient() as client:
+async def http() -> AsyncIterator[aiohttp.ClientSession]:
+    async with aiohttp.ClientSession() as client:
         yield client
 
 
-def registry(http: httpx.AsyncClient, **overrides: Any) -> ModelRegistry:
+def registry(http: aiohttp.ClientSession, **overrides: Any) -> ModelRegistry:
     values = {**NO_PROVIDERS, "environment": "test", **overrides}
     return build_registry(Settings(_env_file=None, **values), http)
 
 
-def test_default_registry_lists_the_frontend_ids_and_demo_ids(http: httpx.AsyncClient) -> None:
+def test_default_registry_lists_the_frontend_ids_and_demo_ids(http: aiohttp.ClientSession) -> None:
     models = registry(http)
     listed = [info.id for info in models.models]
     assert listed == [*FRONTEND_IDS, "chat-model", "chat-model-reasoning"]
@@ -64,7 +64,7 @@ def test_default_registry_lists_the_frontend_ids_and_demo_ids(http: httpx.AsyncC
     }
 
 
-def test_without_providers_every_id_is_answered_by_the_demo(http: httpx.AsyncClient) -> None:
+def test_without_providers_every_id_is_answered_by_the_demo(http: aiohttp.ClientSession) -> None:
     models = registry(http)
     assert models.demo_only
     for info in models.models:
@@ -75,7 +75,7 @@ def test_without_providers_every_id_is_answered_by_the_demo(http: httpx.AsyncCli
     assert models.artifact_model().upstream_model == "artifact-model"
 
 
-def test_unknown_id_is_a_400_listing_allowed_ids(http: httpx.AsyncClient) -> None:
+def test_unknown_id_is_a_400_listing_allowed_ids(http: aiohttp.ClientSession) -> None:
     with pytest.raises(AppError) as caught:
         registry(http).resolve("openai/gpt-9-ultra")
     error = caught.value
@@ -86,7 +86,7 @@ def test_unknown_id_is_a_400_listing_allowed_ids(http: httpx.AsyncClient) -> Non
     assert "google/gemini-2.5-flash-lite" in error.cause
 
 
-def test_gateway_key_routes_every_frontend_id_to_the_gateway(http: httpx.AsyncClient) -> None:
+def test_gateway_key_routes_every_frontend_id_to_the_gateway(http: aiohttp.ClientSession) -> None:
     models = registry(http, ai_gateway_api_key="gw-key", anthropic_api_key="sk-ant")
     assert not models.demo_only
     for model_id in FRONTEND_IDS:
@@ -105,7 +105,7 @@ def test_gateway_key_routes_every_frontend_id_to_the_gateway(http: httpx.AsyncCl
 
 
 def test_vendor_keys_route_their_ids_and_leave_the_rest_to_the_demo(
-    http: httpx.AsyncClient,
+    http: aiohttp.ClientSession,
 ) -> None:
     models = registry(http, anthropic_api_key="sk-ant", xai_api_key="xai-key")
     haiku = models.resolve("anthropic/claude-haiku-4.5")
@@ -119,11 +119,11 @@ def test_vendor_keys_route_their_ids_and_leave_the_rest_to_the_demo(
     assert models.artifact_model().backend == "anthropic"
 
 
-def test_empty_key_counts_as_unset(http: httpx.AsyncClient) -> None:
+def test_empty_key_counts_as_unset(http: aiohttp.ClientSession) -> None:
     assert registry(http, ai_gateway_api_key="").demo_only
 
 
-def test_models_file_adds_and_replaces_models(http: httpx.AsyncClient, tmp_path: Path) -> None:
+def test_models_file_adds_and_replaces_models(http: aiohttp.ClientSession, tmp_path: Path) -> None:
     path = tmp_path / "models.json"
     path.write_bytes(
         orjson.dumps(
@@ -156,7 +156,7 @@ def test_models_file_adds_and_replaces_models(http: httpx.AsyncClient, tmp_path:
     assert "google/gemini-2.5-flash-lite" in models.ids
 
 
-def test_models_file_can_replace_the_defaults(http: httpx.AsyncClient, tmp_path: Path) -> None:
+def test_models_file_can_replace_the_defaults(http: aiohttp.ClientSession, tmp_path: Path) -> None:
     path = tmp_path / "models.json"
     path.write_bytes(
         orjson.dumps({"replaceDefaults": True, "models": [{"id": "mistral", "backend": "demo"}]})
@@ -165,13 +165,13 @@ def test_models_file_can_replace_the_defaults(http: httpx.AsyncClient, tmp_path:
     assert [info.id for info in models.models] == ["mistral", "chat-model", "chat-model-reasoning"]
 
 
-def test_invalid_models_file_fails_at_startup(http: httpx.AsyncClient, tmp_path: Path) -> None:
+def test_invalid_models_file_fails_at_startup(http: aiohttp.ClientSession, tmp_path: Path) -> None:
     path = tmp_path / "models.json"
     path.write_text('[{"name": "no id"}]')
     with pytest.raises(ConfigError, match="CHAT_MODELS_FILE"):
         registry(http, chat_models_file=path)
 
 
-def test_unknown_default_model_fails_at_startup(http: httpx.AsyncClient) -> None:
+def test_unknown_default_model_fails_at_startup(http: aiohttp.ClientSession) -> None:
     with pytest.raises(ConfigError, match="DEFAULT_CHAT_MODEL"):
         registry(http, default_chat_model="nope")

@@ -12,7 +12,8 @@ from typing import Any
 
 import orjson
 
-from tests.fakes.http import FakeHTTPServer, Handler, RecordedRequest, Reply, json_reply
+from tests.fakes.http import Handler, RecordedRequest, Reply, json_reply
+from tests.fakes.openai_server import KeepAliveServer
 
 Block = tuple[str, dict[str, Any], list[dict[str, Any]]]  # type, start block, deltas
 
@@ -97,8 +98,9 @@ def _default_reply(request: RecordedRequest) -> Reply:
     return messages_reply([text_block(["Hello ", "from ", "the ", "fake ", "server."])])
 
 
-class FakeAnthropicServer(FakeHTTPServer):
-    """An Anthropic Messages upstream; `base_url` ends in `/v1` like the real one."""
+class FakeAnthropicServer(KeepAliveServer):
+    """An Anthropic Messages upstream; `base_url` ends in `/v1` like the real one. Keeps its
+    connections alive between whole replies; `connections` counts them."""
 
     def __init__(self, default: Handler | Reply | None = None) -> None:
         super().__init__(default or _default_reply)

@@ -8,19 +8,31 @@
 
 Benchmarks: `FakeOpenAIServer(default=benchmark_reply(1000, tokens_per_second=50))` serves
 1,000 pre-encoded one-token chunks to every request, paced or (None) at full speed.
+
+Like real upstreams it keeps a connection open for the next request once a reply was sent
+whole; `server.connections` counts the TCP connections it accepted.
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, cast
 
 import orjson
 
-from tests.fakes.http import FakeHTTPServer, Handler, RecordedRequest, Reply, json_reply
+from tests.fakes.http import (
+    FakeHTTPServer,
+    Handler,
+    RecordedRequest,
+    Reply,
+    _read_request,
+    json_reply,
+)
 
 __all__ = [
     "FakeOpenAIServer",
+    "KeepAliveServer",
     "RecordedRequest",
     "Reply",
     "benchmark_reply",
@@ -141,7 +153,57 @@ def _default_reply(request: RecordedRequest) -> Reply:
     return stream_reply(text_stream(["Hello ", "from ", "the ", "fake ", "server."]))
 
 
-class FakeOpenAIServer(FakeHTTPServer):
+TERMINATOR = b"0\r\n\r\n"  # the last chunk of a chunked body
+
+
+class _KeepAliveWriter:
+    """The base server's writer minus its `connection: close` header; `complete` is True when
+    the reply's last write was the chunked terminator (its body ended as HTTP says)."""
+
+    def __init__(self, writer: asyncio.StreamWriter) -> None:
+        self._writer = writer
+        self.complete = False
+
+    def write(self, data: bytes) -> None:
+        if data.startswith(b"HTTP/1.1 "):
+            data = data.replace(b"connection: close\r\n", b"")
+        self.complete = data == TERMINATOR
+        self._writer.write(data)
+
+    async def drain(self) -> None:
+        await self._writer.drain()
+
+
+class KeepAliveServer(FakeHTTPServer):
+    """A FakeHTTPServer whose connections serve request after request (HTTP/1.1 keep-alive)
+    while each reply ends whole; a dropped, stalled-out or abandoned reply closes it."""
+
+    def __init__(self, default: Handler | Reply | None = None) -> None:
+        super().__init__(default)
+        self.connections = 0  # TCP connections accepted
+
+    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.connections += 1
+        try:
+            while True:
+                try:
+                    request = await _read_request(reader)
+                except ConnectionError:
+                    return  # the client closed a kept-alive connection between requests
+                if request is None:
+                    return
+                self.requests.append(request)
+                kept = _KeepAliveWriter(writer)
+                await self._send(self.reply_for(request), reader, cast(asyncio.StreamWriter, kept))
+                if not kept.complete:
+                    return
+        except (ConnectionError, asyncio.IncompleteReadError):
+            self._client_left()
+        finally:
+            writer.close()
+
+
+class FakeOpenAIServer(KeepAliveServer):
     """An OpenAI-compatible upstream; `base_url` ends in `/v1` like the real ones."""
 
     def __init__(self, default: Handler | Reply | None = None) -> None:

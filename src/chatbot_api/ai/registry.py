@@ -6,7 +6,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Literal
 
-import httpx
+import aiohttp
 import structlog
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
@@ -166,9 +166,14 @@ class ModelRegistry:
     """Resolves model ids to providers; lists the models pickers offer."""
 
     def __init__(
-        self, settings: Settings, providers: dict[Backend, Provider], entries: list[_Entry]
+        self,
+        settings: Settings,
+        providers: dict[Backend, Provider],
+        entries: list[_Entry],
+        http: aiohttp.ClientSession,
     ) -> None:
         self._providers = providers
+        self.http = http  # the providers' session, also for one made per turn (client config)
         self.demo_only = set(providers) == {"demo"}
         self._resolved: dict[str, ResolvedModel] = {}
         for entry in entries:
@@ -247,7 +252,7 @@ class ModelRegistry:
             await provider.aclose()
 
 
-def build_providers(settings: Settings, http: httpx.AsyncClient) -> dict[Backend, Provider]:
+def build_providers(settings: Settings, http: aiohttp.ClientSession) -> dict[Backend, Provider]:
     """One provider per configured backend, plus the demo model."""
     idle = settings.llm_idle_timeout_seconds
     connect = settings.llm_connect_timeout_seconds
@@ -284,7 +289,7 @@ def build_providers(settings: Settings, http: httpx.AsyncClient) -> dict[Backend
     return providers
 
 
-def build_registry(settings: Settings, http: httpx.AsyncClient) -> ModelRegistry:
+def build_registry(settings: Settings, http: aiohttp.ClientSession) -> ModelRegistry:
     """The registry from settings: defaults (ai-chatbot's ids + the demo ids), then the file."""
     entries: dict[str, _Entry] = {entry.info.id: entry for entry in DEFAULT_MODELS}
     if settings.chat_models_file is not None:
@@ -295,6 +300,6 @@ def build_registry(settings: Settings, http: httpx.AsyncClient) -> ModelRegistry
     for entry in DEMO_MODELS:
         entries.setdefault(entry.info.id, entry)
     providers = build_providers(settings, http)
-    registry = ModelRegistry(settings, providers, list(entries.values()))
+    registry = ModelRegistry(settings, providers, list(entries.values()), http)
     log.info("models", backends=sorted(providers), models=len(registry.ids))
     return registry

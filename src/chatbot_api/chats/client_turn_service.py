@@ -124,7 +124,7 @@ def _model(deps: TurnDeps, registry: ModelRegistry, turn: ClientTurn) -> _Model:
     settings = deps.settings
     if turn.api_key or turn.base_url:
         if settings.allow_client_provider_config:
-            return _client_provider(deps, turn)
+            return _client_provider(deps, registry, turn)
         if not _ignored_config_logged:
             _ignored_config_logged = True
             log.debug("config.apiKey/baseUrl ignored (ALLOW_CLIENT_PROVIDER_CONFIG is off)")
@@ -133,7 +133,7 @@ def _model(deps: TurnDeps, registry: ModelRegistry, turn: ClientTurn) -> _Model:
     return _Model(model_id, resolved.provider, resolved.upstream_model, resolved.reasoning)
 
 
-def _client_provider(deps: TurnDeps, turn: ClientTurn) -> _Model:
+def _client_provider(deps: TurnDeps, registry: ModelRegistry, turn: ClientTurn) -> _Model:
     settings = deps.settings
     base_url = turn.base_url or settings.openai_base_url
     parts = urlsplit(base_url)
@@ -142,7 +142,7 @@ def _client_provider(deps: TurnDeps, turn: ClientTurn) -> _Model:
     if not turn.model_id:
         raise BadRequest("config.modelName: required with config.baseUrl or config.apiKey")
     provider = OpenAICompatProvider(
-        deps.http,
+        registry.http,
         base_url,
         turn.api_key,
         name="client-config",

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from contextlib import aclosing
 from typing import Any
 
-import httpx
+import aiohttp
 import orjson
 
 from chatbot_api.ai.base import (
@@ -23,7 +24,7 @@ from chatbot_api.ai.base import (
 )
 from chatbot_api.ai.providers.errors import MSG_CLOSED, http_error, stream_error, transport_error
 from chatbot_api.ai.providers.messages import anthropic_messages, parse_tool_args
-from chatbot_api.ai.providers.sse import iter_sse_data, read_error_body
+from chatbot_api.ai.providers.sse import drain, iter_sse_data, read_error_body
 
 ANTHROPIC_VERSION = "2023-06-01"
 DEFAULT_MAX_TOKENS = 8192
@@ -103,7 +104,7 @@ class AnthropicProvider:
 
     def __init__(
         self,
-        http: httpx.AsyncClient,
+        http: aiohttp.ClientSession,
         base_url: str,
         api_key: str,
         *,
@@ -120,9 +121,12 @@ class AnthropicProvider:
             "x-api-key": api_key,
             "anthropic-version": ANTHROPIC_VERSION,
         }
-        self._timeout = httpx.Timeout(
-            connect=connect_timeout, read=idle_timeout, write=idle_timeout, pool=connect_timeout
-        )
+        # connect: a pooled connection or a new one (pool wait included); sock_read: the
+        # longest silence from the upstream, from the request's end to the body's end.
+        self._timeout = aiohttp.ClientTimeout(
+            total=None, connect=connect_timeout, sock_connect=connect_timeout,
+            sock_read=idle_timeout,
+        )  # fmt: skip
 
     async def aclose(self) -> None:
         return None  # the shared HTTP client is closed by the app's lifespan
@@ -155,26 +159,33 @@ class AnthropicProvider:
         out: list[ModelEvent] = []
         content = orjson.dumps(self.build_body(request))
         try:
-            async with self._http.stream(
-                "POST", self._url, content=content, headers=self._headers, timeout=self._timeout
+            async with self._http.post(
+                self._url,
+                data=content,
+                headers=self._headers,
+                timeout=self._timeout,
+                allow_redirects=False,
             ) as response:
-                if response.status_code >= 300:
-                    raise http_error(
-                        self.name, response.status_code, await read_error_body(response)
-                    )
-                async for data in iter_sse_data(response):
-                    try:
-                        event = orjson.loads(data)
-                    except orjson.JSONDecodeError:
-                        continue
-                    parser.feed(event, out, self.name)
-                    if out:
-                        for item in out:
-                            yield item
-                        out.clear()
-                    if parser.finished:
-                        break
-        except httpx.RequestError as exc:
+                if response.status >= 300:
+                    raise http_error(self.name, response.status, await read_error_body(response))
+                async with aclosing(iter_sse_data(response)) as events:
+                    async for data in events:
+                        try:
+                            event = orjson.loads(data)
+                        except orjson.JSONDecodeError:
+                            continue
+                        parser.feed(event, out, self.name)
+                        if out:
+                            for item in out:
+                                yield item
+                            out.clear()
+                        if parser.finished:
+                            break
+                if parser.finished:
+                    # The consumer has the step's end: read the body's tail, so that the
+                    # connection goes back to the pool rather than being closed.
+                    await drain(response)
+        except aiohttp.ClientError as exc:
             raise transport_error(self.name, exc) from None
         if not parser.finished:
             raise ProviderError(MSG_CLOSED, detail=f"{self.name}: stream ended before message_stop")

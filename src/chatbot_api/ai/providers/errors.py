@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-import httpx
+import aiohttp
 
 from chatbot_api.ai.base import ProviderError
 
@@ -97,11 +97,15 @@ def stream_error(provider: str, error: Any) -> ProviderError:
     return ProviderError(message, detail=detail, status=status)
 
 
-def transport_error(provider: str, exc: httpx.RequestError) -> ProviderError:
-    """httpx failures: idle read → stopped responding; connect → unreachable; else closed."""
+def transport_error(provider: str, exc: aiohttp.ClientError) -> ProviderError:
+    """aiohttp failures: no byte for the idle timeout → stopped responding; no connection
+    (refused, DNS, TLS, proxy unreachable, connect timeout) → unreachable; else → closed."""
     detail = f"{provider}: {type(exc).__name__}: {exc}"
-    if isinstance(exc, httpx.ReadTimeout):
-        return ProviderError(MSG_IDLE, detail=detail)
-    if isinstance(exc, httpx.TimeoutException | httpx.ConnectError):
+    # ConnectionTimeoutError (connect / sock_connect) and SocketTimeoutError (sock_read) both
+    # subclass ServerTimeoutError: the connect one first.
+    if isinstance(exc, aiohttp.ClientConnectorError | aiohttp.ConnectionTimeoutError):
         return ProviderError(MSG_UNREACHABLE, detail=detail)
+    if isinstance(exc, aiohttp.ServerTimeoutError):
+        return ProviderError(MSG_IDLE, detail=detail)
+    # ClientPayloadError (body cut short), ServerDisconnectedError, ClientOSError (reset), …
     return ProviderError(MSG_CLOSED, detail=detail)

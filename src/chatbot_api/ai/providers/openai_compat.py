@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from contextlib import aclosing
 from typing import Any, Literal
 
-import httpx
+import aiohttp
 import orjson
 
 from chatbot_api.ai.base import (
@@ -23,7 +24,7 @@ from chatbot_api.ai.base import (
 )
 from chatbot_api.ai.providers.errors import MSG_CLOSED, http_error, stream_error, transport_error
 from chatbot_api.ai.providers.messages import openai_messages, parse_tool_args
-from chatbot_api.ai.providers.sse import iter_sse_data, read_error_body
+from chatbot_api.ai.providers.sse import drain, iter_sse_data, read_error_body
 from chatbot_api.ai.providers.think import ThinkTagSplitter
 
 ReasoningStyle = Literal["none", "gateway", "effort"]
@@ -145,7 +146,7 @@ class OpenAICompatProvider:
 
     def __init__(
         self,
-        http: httpx.AsyncClient,
+        http: aiohttp.ClientSession,
         base_url: str,
         api_key: str | None = None,
         *,
@@ -164,9 +165,12 @@ class OpenAICompatProvider:
         if api_key:
             self._headers["authorization"] = f"Bearer {api_key}"
         self._headers.update(extra_headers or {})
-        self._timeout = httpx.Timeout(
-            connect=connect_timeout, read=idle_timeout, write=idle_timeout, pool=connect_timeout
-        )
+        # connect: a pooled connection or a new one (pool wait included); sock_read: the
+        # longest silence from the upstream, from the request's end to the body's end.
+        self._timeout = aiohttp.ClientTimeout(
+            total=None, connect=connect_timeout, sock_connect=connect_timeout,
+            sock_read=idle_timeout,
+        )  # fmt: skip
         self._reasoning_style = reasoning_style
         self._max_tokens_field = max_tokens_field
         self._think_tags = think_tags
@@ -208,30 +212,38 @@ class OpenAICompatProvider:
         out: list[ModelEvent] = []
         content = orjson.dumps(self.build_body(request))
         try:
-            async with self._http.stream(
-                "POST", self._url, content=content, headers=self._headers, timeout=self._timeout
+            async with self._http.post(
+                self._url,
+                data=content,
+                headers=self._headers,
+                timeout=self._timeout,
+                allow_redirects=False,
             ) as response:
-                if response.status_code >= 300:
-                    raise http_error(
-                        self.name, response.status_code, await read_error_body(response)
+                if response.status >= 300:
+                    raise http_error(self.name, response.status, await read_error_body(response))
+                async with aclosing(iter_sse_data(response)) as events:
+                    async for data in events:
+                        if data == b"[DONE]":
+                            parser.done = True
+                            break
+                        try:
+                            chunk = orjson.loads(data)
+                        except orjson.JSONDecodeError:
+                            continue
+                        parser.feed(chunk, out, self.name)
+                        if out:
+                            for event in out:
+                                yield event
+                            out.clear()
+                if not parser.done and parser.finish is None:
+                    raise ProviderError(
+                        MSG_CLOSED, detail=f"{self.name}: stream ended without finishing"
                     )
-                async for data in iter_sse_data(response):
-                    if data == b"[DONE]":
-                        parser.done = True
-                        break
-                    try:
-                        chunk = orjson.loads(data)
-                    except orjson.JSONDecodeError:
-                        continue
-                    parser.feed(chunk, out, self.name)
-                    if out:
-                        for event in out:
-                            yield event
-                        out.clear()
-        except httpx.RequestError as exc:
+                parser.finish_step(out)
+                for event in out:
+                    yield event
+                # Only then (the consumer has the step's end): the body's tail, so that the
+                # connection goes back to the pool rather than being closed.
+                await drain(response)
+        except aiohttp.ClientError as exc:
             raise transport_error(self.name, exc) from None
-        if not parser.done and parser.finish is None:
-            raise ProviderError(MSG_CLOSED, detail=f"{self.name}: stream ended without finishing")
-        parser.finish_step(out)
-        for event in out:
-            yield event

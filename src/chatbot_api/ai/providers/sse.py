@@ -1,20 +1,27 @@
-"""Server-sent events off an httpx response: the `data` payload of each event, as bytes."""
+"""Server-sent events off an aiohttp response: the `data` payload of each event, as bytes;
+the bounded reads of an error body and of a finished stream's tail."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import asyncio
+from collections.abc import AsyncGenerator
 
-import httpx
+import aiohttp
 
 ERROR_BODY_MAX_BYTES = 8192
+# After the terminal event only the chunked terminator (or a stray keep-alive) should follow:
+# read it so the connection goes back to the pool; past these caps just close it.
+DRAIN_MAX_BYTES = 64 * 1024
+DRAIN_MAX_SECONDS = 1.0
 
 
-async def iter_sse_data(response: httpx.Response) -> AsyncIterator[bytes]:
+async def iter_sse_data(response: aiohttp.ClientResponse) -> AsyncGenerator[bytes, None]:
     """Yield each event's data (multi-line data joined by newlines); comments, `event:`,
     `id:` and `retry:` fields are skipped. CRLF and LF line endings both work."""
+    readany = response.content.readany  # whatever has arrived; b"" at the end of the body
     buffer = b""
     data: list[bytes] = []
-    async for chunk in response.aiter_bytes():
+    while chunk := await readany():
         buffer += chunk
         if b"\n" not in chunk:
             continue
@@ -35,11 +42,30 @@ async def iter_sse_data(response: httpx.Response) -> AsyncIterator[bytes]:
         yield b"\n".join(data)
 
 
-async def read_error_body(response: httpx.Response) -> bytes:
+async def read_error_body(response: aiohttp.ClientResponse) -> bytes:
     """The start of a failed response's body (for logs only), bounded in size."""
     body = b""
-    async for chunk in response.aiter_bytes():
+    readany = response.content.readany
+    while chunk := await readany():
         body += chunk
         if len(body) >= ERROR_BODY_MAX_BYTES:
             break
     return body
+
+
+async def drain(response: aiohttp.ClientResponse) -> None:
+    """Read a finished stream's body to its end, so that leaving the response returns the
+    connection to the pool; more than a few KiB or a second left, close it instead."""
+    content = response.content
+    if content.is_eof():  # the usual case: the body's end came with the last event
+        return
+    received = 0
+    try:
+        async with asyncio.timeout(DRAIN_MAX_SECONDS):
+            while chunk := await content.readany():
+                received += len(chunk)
+                if received > DRAIN_MAX_BYTES:
+                    response.close()
+                    return
+    except (TimeoutError, aiohttp.ClientError):
+        response.close()
