@@ -1,9 +1,9 @@
 """Baseline: a bare Python relay, the practical floor for a Python server on this stack.
 
 A raw ASGI app on uvicorn (uvloop, httptools, no access log): `POST /api/chat` forwards the
-messages to the upstream with httpx and re-emits each upstream content token as one
-`text-delta` UI chunk (plus the protocol's start/finish frame), with no other work: no auth,
-no database, no stream log, no accumulator.
+messages to the upstream with aiohttp (one session, keep-alive pool) and re-emits each upstream
+content token as one `text-delta` UI chunk (plus the protocol's start/finish frame), with no
+other work: no auth, no database, no stream log, no accumulator.
 
     python -m bench.relay --port 9300 --upstream http://127.0.0.1:9100/v1
 """
@@ -15,7 +15,7 @@ import os
 import uuid
 from typing import Any
 
-import httpx
+import aiohttp
 import orjson
 import uvicorn
 
@@ -38,20 +38,21 @@ def _text(message: dict[str, Any]) -> str:
 
 class Relay:
     def __init__(self) -> None:
-        self.http: httpx.AsyncClient | None = None
+        self.http: aiohttp.ClientSession | None = None
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] == "lifespan":
             while True:
                 message = await receive()
                 if message["type"] == "lifespan.startup":
-                    self.http = httpx.AsyncClient(
-                        timeout=60, limits=httpx.Limits(max_connections=4000)
+                    self.http = aiohttp.ClientSession(
+                        connector=aiohttp.TCPConnector(limit=4000, keepalive_timeout=30),
+                        timeout=aiohttp.ClientTimeout(total=None, connect=60, sock_read=60),
                     )
                     await send({"type": "lifespan.startup.complete"})
                 elif message["type"] == "lifespan.shutdown":
                     if self.http is not None:
-                        await self.http.aclose()
+                        await self.http.close()
                     await send({"type": "lifespan.shutdown.complete"})
                     return
         if scope["path"] == "/health":
@@ -83,13 +84,13 @@ class Relay:
         first += _sse({"type": "start-step"}) + _sse({"type": "text-start", "id": text_id})
         await send({"type": "http.response.body", "body": first, "more_body": True})
         buffer = b""
-        async with self.http.stream(
-            "POST",
+        async with self.http.post(
             UPSTREAM + "/chat/completions",
-            content=upstream_body,
+            data=upstream_body,
             headers={"content-type": "application/json"},
         ) as response:
-            async for data in response.aiter_raw():
+            # Read to the body's end (past `[DONE]`): the connection goes back to the pool.
+            async for data in response.content.iter_any():
                 buffer += data
                 *events, buffer = buffer.split(b"\n\n")
                 for event in events:
