@@ -3,10 +3,12 @@ error handlers; routes."""
 
 from __future__ import annotations
 
+import ssl
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 import aiohttp
+import certifi
 import httpx
 import structlog
 from fastapi import FastAPI
@@ -73,9 +75,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         # LLM streams are long-lived and read token by token: their own client, on aiohttp
         # (its C HTTP parser costs far less CPU per streamed chunk than httpx), with a pool
         # sized for many at once and kept-alive connections; HTTP(S)_PROXY from the env.
+        # Certificates from certifi's bundle, as httpx (and so the rest of the app) trusts.
         llm_http = aiohttp.ClientSession(
             connector=aiohttp.TCPConnector(
-                limit=2000, limit_per_host=0, ttl_dns_cache=300, keepalive_timeout=30
+                limit=2000,
+                limit_per_host=0,
+                ttl_dns_cache=300,
+                keepalive_timeout=30,
+                ssl=ssl.create_default_context(cafile=certifi.where()),
             ),
             trust_env=True,
         )
