@@ -3,18 +3,16 @@ error handlers; routes."""
 
 from __future__ import annotations
 
-import ssl
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-import aiohttp
-import certifi
 import httpx
 import structlog
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
 from chatbot_api import __version__
+from chatbot_api.ai.providers.http import create_llm_session
 from chatbot_api.ai.registry import build_registry
 from chatbot_api.api import include_routes
 from chatbot_api.auth.setup import install_auth
@@ -72,20 +70,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.storage = create_storage(settings, http)
         app.state.stream_log = create_stream_log(settings, redis)
         app.state.turn_tasks = TurnTasks()  # chat turns run detached from their requests
-        # LLM streams are long-lived and read token by token: their own client, on aiohttp
-        # (its C HTTP parser costs far less CPU per streamed chunk than httpx), with a pool
-        # sized for many at once and kept-alive connections; HTTP(S)_PROXY from the env.
-        # Certificates from certifi's bundle, as httpx (and so the rest of the app) trusts.
-        llm_http = aiohttp.ClientSession(
-            connector=aiohttp.TCPConnector(
-                limit=2000,
-                limit_per_host=0,
-                ttl_dns_cache=300,
-                keepalive_timeout=30,
-                ssl=ssl.create_default_context(cafile=certifi.where()),
-            ),
-            trust_env=True,
-        )
+        llm_http = create_llm_session()  # LLM streams: their own client (aiohttp)
         app.state.models = build_registry(settings, llm_http)
         install_auth(app.state, settings, redis)
         log.info(

@@ -23,6 +23,7 @@ from chatbot_api.ai.base import (
     ToolSpec,
 )
 from chatbot_api.ai.providers import errors
+from chatbot_api.ai.providers.http import create_llm_session
 from chatbot_api.ai.providers.openai_compat import OpenAICompatProvider
 from chatbot_api.ai.registry import build_registry
 from chatbot_api.core.config import Settings
@@ -64,7 +65,7 @@ def server() -> Iterator[FakeOpenAIServer]:
 
 @pytest.fixture
 async def http() -> AsyncIterator[aiohttp.ClientSession]:
-    async with aiohttp.ClientSession() as client:
+    async with create_llm_session() as client:  # the app's own client settings
         yield client
 
 
@@ -404,3 +405,23 @@ async def test_a_tail_after_done_that_never_ends_is_cut_after_the_step_is_out(
     assert await asyncio.to_thread(server.wait_for_disconnect, 5)
     assert text_of(await collect(provider(http, server), request())) == DEFAULT_TEXT
     assert server.connections == 2
+
+
+async def test_requests_go_through_the_proxy_named_in_the_environment(
+    http: aiohttp.ClientSession, server: FakeOpenAIServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """HTTP(S)_PROXY and NO_PROXY apply as for any HTTP client (read once per provider)."""
+    upstream = "http://models.example.invalid/v1"
+    monkeypatch.setenv("HTTP_PROXY", server.origin)
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    monkeypatch.delenv("no_proxy", raising=False)
+    server.queue(stream_reply(text_stream(["via proxy"])))
+    events = await collect(OpenAICompatProvider(http, upstream, "sk-test"), request())
+    assert [e.text for e in events if isinstance(e, TextDelta)] == ["via proxy"]
+    assert server.requests[-1].path == f"{upstream}/chat/completions"  # absolute form
+
+    monkeypatch.setenv("NO_PROXY", "models.example.invalid")
+    with pytest.raises(ProviderError) as failed:
+        await collect(OpenAICompatProvider(http, upstream, "sk-test", connect_timeout=2), request())
+    assert failed.value.public_message == errors.MSG_UNREACHABLE
+    assert len(server.requests) == 1

@@ -23,6 +23,7 @@ from chatbot_api.ai.base import (
     Usage,
 )
 from chatbot_api.ai.providers.errors import MSG_CLOSED, http_error, stream_error, transport_error
+from chatbot_api.ai.providers.http import env_proxy
 from chatbot_api.ai.providers.messages import anthropic_messages, parse_tool_args
 from chatbot_api.ai.providers.sse import drain, iter_sse_data, read_error_body
 
@@ -115,6 +116,7 @@ class AnthropicProvider:
         self.name = name
         self._http = http
         self._url = base_url.rstrip("/") + "/messages"
+        self._proxy = env_proxy(self._url)
         self._headers = {
             "content-type": "application/json",
             "accept": "text/event-stream",
@@ -165,6 +167,7 @@ class AnthropicProvider:
                 headers=self._headers,
                 timeout=self._timeout,
                 allow_redirects=False,
+                **self._proxy,
             ) as response:
                 if response.status >= 300:
                     raise http_error(self.name, response.status, await read_error_body(response))
