@@ -34,7 +34,7 @@ from tests.chats.conftest import (
     turn_overrides,
     ui_message,
 )
-from tests.factories import make_user
+from tests.factories import make_chat, make_user
 
 
 @pytest.fixture
@@ -223,3 +223,32 @@ async def test_stream_log_down_is_503_keeps_the_message_and_recovers(
         "user",
         "assistant",
     ]
+
+
+async def test_commit_lost_is_503_with_nothing_live_or_stored(
+    db: Any, app: FastAPI, client: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The database connection is lost at COMMIT (on PostgreSQL the stream log was opening
+    meanwhile): 503, no reply is live or stored, the log is closed again."""
+    from sqlalchemy.exc import OperationalError
+    from sqlalchemy.ext.asyncio import AsyncSession
+
+    from chatbot_api.chats import turn_store
+
+    async def lost(self: Any) -> None:
+        if db.backend == "postgresql":
+            raise ConnectionResetError("connection lost at COMMIT")
+        raise OperationalError("COMMIT", {}, Exception("disk I/O error"))
+
+    user = await make_user(app)
+    chat = await make_chat(app, user)
+    target = turn_store.PgAdmission if db.backend == "postgresql" else AsyncSession
+    monkeypatch.setattr(target, "commit", lost)
+    response, _ = await send(client, user, chat_body(chat_id=chat.id))
+    monkeypatch.undo()
+    assert response.status_code == 503
+    assert await app.state.stream_log.active_stream(str(chat.id)) is None
+    resumed = await client.get(f"/api/chat/{chat.id}/stream", headers=user.headers)
+    assert resumed.status_code == 204
+    await asyncio.sleep(0.2)
+    assert await stored_messages(app, chat.id) == []

@@ -3,7 +3,9 @@ started while the rows are being committed (nothing of it is visible before the 
 
 from __future__ import annotations
 
+import asyncio
 import uuid
+from collections.abc import Awaitable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -46,14 +48,8 @@ async def start_message_turn(
     engine = deps.engine
     admit = _admit_pg if engine.dialect.name == "postgresql" else _admit_in_session
     turn = await admit(engine, deps, user, request, _TurnSpec(model_id, resolved, hints))
-    stream_key, chat_id = turn.stream_key, str(turn.plan.chat_id)
-    try:
-        await open_stream_log(deps, stream_key, chat_id)
-    except AppError:
-        turn.abandon()
-        raise
-    turn.attach()
-    return stream_key
+    turn.attach()  # committed, its log open
+    return turn.stream_key
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,13 +88,27 @@ async def _admit_pg(
             await _refuse(deps, facts, user, limit, since=new.since)
             turn = _start(deps, user, request, spec, facts, rows, new.stream_id, new.parts, now)
             try:
-                await admission.commit()
+                await _commit_opening_the_log(admission.commit(), deps, turn)
             except BaseException:
                 turn.abandon()
                 raise
     except (SQLAlchemyError, asyncpg.PostgresError, asyncpg.InterfaceError, OSError) as exc:
         raise database_error(exc) from exc
     return turn
+
+
+async def _commit_opening_the_log(commit: Awaitable[None], deps: TurnDeps, turn: Turn) -> None:
+    """COMMIT while the stream log opens (with Redis, two round trips waited for as one). A
+    failed commit closes the log again; a log that cannot open is 503, the message kept."""
+    opening = asyncio.ensure_future(open_stream_log(deps, turn.stream_key, str(turn.plan.chat_id)))
+    try:
+        await commit
+    except BaseException:
+        await asyncio.wait([opening])
+        if not opening.cancelled() and opening.exception() is None:
+            await deps.stream_log.close(turn.stream_key)
+        raise
+    await opening
 
 
 async def _admit_in_session(
@@ -116,6 +126,11 @@ async def _admit_in_session(
                 raise
         except SQLAlchemyError as exc:
             raise database_error(exc) from exc
+    try:
+        await open_stream_log(deps, turn.stream_key, str(turn.plan.chat_id))
+    except AppError:
+        turn.abandon()
+        raise
     return turn
 
 
