@@ -307,6 +307,8 @@ class RedisStreamLog:
                     await pubsub.aclose()  # type: ignore[no-untyped-call]
 
     async def _start_background(self) -> None:
+        if self._subscribed.is_set() and self._heartbeat is not None:
+            return  # started (the common case: no task made for the wait below)
         if self._flusher is None:
             self._flusher = asyncio.create_task(self._flush_forever(), name="stream-log-flush")
         if self._listener is None:
