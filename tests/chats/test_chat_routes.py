@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import uuid
+from datetime import UTC, datetime
+from typing import Any
 
 import httpx
 import pytest
@@ -17,7 +19,9 @@ from chatbot_api.chats.models import (
     Stream,
     Vote,
 )
+from chatbot_api.db.types import iso_ms
 from tests.chats.helpers import (
+    add,
     at,
     count_rows,
     count_statements,
@@ -72,6 +76,57 @@ async def test_get_chat_returns_owner_chat_with_messages_oldest_first(
             "createdAt": "2026-01-15T12:00:02.250Z",
             "metadata": {"createdAt": "2026-01-15T12:00:02.250Z"},
         },
+    ]
+
+
+async def test_get_chat_passes_stored_json_through_with_every_value_intact(
+    app: FastAPI, client: httpx.AsyncClient
+) -> None:
+    """Parts and attachments go out as stored (not decoded and re-encoded): every JSON value
+    kind, escapes and non-ASCII text survive; ids and timestamps are formatted by the database
+    exactly as `str(uuid)` and `iso_ms` give them."""
+    me = await make_user(app)
+    chat = await make_chat(app, me, created_at=at(0))
+    tricky_parts: list[dict[str, Any]] = [
+        {"type": "text", "text": 'quote " backslash \\ tab \t newline \n \u2028 é 漢字 🙂'},
+        {"type": "tool-x", "input": {"n": 3, "f": 1.5, "neg": -0.25, "big": 2**53}},
+        {"type": "data-x", "data": {"ok": True, "no": False, "none": None, "list": [1, [2, {}]]}},
+    ]
+    attachments = [{"url": "https://example.com/a b.png", "name": "a b.png", "size": 10}]
+    stamps = [at(1, 1), at(2, 999), at(3, 123), datetime(2026, 12, 31, 23, 59, 59, 999000, UTC)]
+    messages = [
+        Message(
+            id=uuid.uuid4(),
+            chat_id=chat.id,
+            role="assistant" if n % 2 else "user",
+            parts=tricky_parts if n == 0 else [],
+            attachments=attachments if n == 0 else [],
+            created_at=stamp,
+        )
+        for n, stamp in enumerate(stamps)
+    ]
+    await add(app, *messages)
+
+    response = await client.get(f"/api/chat/{chat.id}", headers=me.headers)
+
+    assert response.status_code == 200
+    assert response.headers["content-type"] == "application/json"
+    assert response.json()["messages"] == [
+        {
+            "id": str(message.id),
+            "role": message.role,
+            "parts": message.parts,
+            "attachments": message.attachments,
+            "createdAt": iso_ms(message.created_at),
+            "metadata": {"createdAt": iso_ms(message.created_at)},
+        }
+        for message in messages
+    ]
+    assert [m["createdAt"] for m in response.json()["messages"]] == [
+        "2026-01-15T12:00:01.001Z",
+        "2026-01-15T12:00:02.999Z",
+        "2026-01-15T12:00:03.123Z",
+        "2026-12-31T23:59:59.999Z",
     ]
 
 

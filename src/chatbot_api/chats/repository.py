@@ -10,6 +10,8 @@ from typing import Any, Literal
 from sqlalchemy import (
     ColumnElement,
     Select,
+    Text,
+    cast,
     delete,
     func,
     literal,
@@ -19,9 +21,11 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from chatbot_api.chats.models import Chat, LegacyMessage, LegacyVote, Message, Stream, Vote
+from chatbot_api.db.types import iso_ms_text, uuid_text
 
 # Keep IN-lists well below the bind-parameter limits of asyncpg and SQLite.
 ID_CHUNK = 500
@@ -163,19 +167,30 @@ async def get_messages(session: AsyncSession, chat_id: uuid.UUID) -> list[Messag
     return list(result.all())
 
 
-MessageRow = tuple[uuid.UUID, str, list[dict[str, Any]], list[Any], datetime]
-"""(id, role, parts, attachments, createdAt) — a message read for display, no ORM object."""
+MessageText = Row[str, str, str, str, str]
+"""(id, role, parts JSON, attachments JSON, createdAt as `iso_ms`) — a message read for
+display, every value as text: the JSON columns as stored, id and timestamp formatted by the
+database. A Core row: it unpacks and indexes like a tuple."""
 
 
-async def get_message_rows(session: AsyncSession, chat_id: uuid.UUID) -> list[MessageRow]:
-    """The chat's messages as plain rows, oldest first: the read path of large chats, where
-    building ORM objects would cost more than the query."""
-    result = await session.execute(
-        select(Message.id, Message.role, Message.parts, Message.attachments, Message.created_at)
+async def get_message_texts(session: AsyncSession, chat_id: uuid.UUID) -> Sequence[MessageText]:
+    """The chat's messages as text rows, oldest first: the read path of large chats, where
+    decoding the stored JSON only to encode it again, and building UUID and datetime objects,
+    would cost far more than the query. Runs on the session's connection as a Core statement
+    (no ORM row handling)."""
+    connection = await session.connection()
+    result = await connection.execute(
+        select(
+            uuid_text(Message.id),
+            Message.role,
+            cast(Message.parts, Text),
+            cast(Message.attachments, Text),
+            iso_ms_text(Message.created_at),
+        )
         .where(Message.chat_id == chat_id)
         .order_by(Message.created_at.asc(), Message.id.asc())
     )
-    return [tuple(row) for row in result.all()]
+    return result.all()
 
 
 async def get_message(session: AsyncSession, message_id: uuid.UUID) -> Message | None:

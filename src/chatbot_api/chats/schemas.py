@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterable
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
@@ -11,6 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, WithJsonSche
 from pydantic.alias_generators import to_camel
 
 from chatbot_api.chats.models import Chat
+from chatbot_api.chats.repository import MessageText
 from chatbot_api.core.schemas import ErrorEnvelope
 from chatbot_api.db.types import iso_ms
 
@@ -122,25 +124,19 @@ def chat_json(chat: Chat) -> dict[str, Any]:
     }
 
 
-def chat_view_json(
-    chat: Chat,
-    messages: list[tuple[uuid.UUID, str, list[dict[str, Any]], list[Any], datetime]],
-    *,
-    is_readonly: bool,
-) -> bytes:
-    """`ChatWithMessages` encoded in one orjson pass: a chat may hold thousands of messages
-    whose parts are already JSON-shaped, so they are not re-validated field by field."""
-    rendered = []
-    for message_id, role, parts, attachments, created_at in messages:
-        stamp = iso_ms(created_at)
-        rendered.append(
-            {
-                "id": str(message_id),
-                "role": role,
-                "parts": parts,
-                "attachments": attachments,
-                "createdAt": stamp,
-                "metadata": {"createdAt": stamp},
-            }
-        )
+def chat_view_json(chat: Chat, messages: Iterable[MessageText], *, is_readonly: bool) -> bytes:
+    """`ChatWithMessages` encoded in one orjson pass. A chat may hold thousands of messages:
+    each arrives as text (`repository.get_message_texts`), and its parts and attachments, JSON
+    as stored, go into the output verbatim (`orjson.Fragment`), never decoded."""
+    rendered = [
+        {
+            "id": message_id,
+            "role": role,
+            "parts": orjson.Fragment(parts),
+            "attachments": orjson.Fragment(attachments),
+            "createdAt": created_at,
+            "metadata": {"createdAt": created_at},
+        }
+        for message_id, role, parts, attachments, created_at in messages
+    ]
     return orjson.dumps({"chat": chat_json(chat), "messages": rendered, "isReadonly": is_readonly})

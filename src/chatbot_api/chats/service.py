@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
@@ -30,7 +31,7 @@ class HistoryResult:
 @dataclass(frozen=True, slots=True)
 class ChatView:
     chat: Chat
-    messages: list[repository.MessageRow]
+    messages: Sequence[repository.MessageText]
     is_readonly: bool
 
 
@@ -65,7 +66,7 @@ async def get_readable_chat(session: AsyncSession, chat_id: uuid.UUID, user_id: 
 async def view_chat(session: AsyncSession, chat_id: uuid.UUID, user_id: uuid.UUID) -> ChatView:
     """A chat with its messages (oldest first) as the `/chat/{id}` page shows it."""
     chat = await get_readable_chat(session, chat_id, user_id)
-    messages = await repository.get_message_rows(session, chat.id)
+    messages = await repository.get_message_texts(session, chat.id)
     return ChatView(chat=chat, messages=messages, is_readonly=chat.user_id != user_id)
 
 
