@@ -260,11 +260,12 @@ async def test_bearer_token_accepted_before_is_401_once_expired(
 ) -> None:
     """A verified token is remembered, but only until its `exp`."""
     user = await make_user(app)
-    token = _token_for(user, timedelta(seconds=1))
+    token = _token_for(user, timedelta(seconds=3))  # `exp` is whole seconds: 2-3 s from now
     for _ in range(2):
         response = await client.get("/api/auth/session", headers=_bearer(token))
         assert response.status_code == 200
-    await asyncio.sleep(2.05)  # `exp` is whole seconds: at most 2 s from now
+    expires = jwt.decode(token, options={"verify_signature": False})["exp"]
+    await asyncio.sleep(max(0.0, expires - time.time()) + 0.05)
     response = await client.get("/api/auth/session", headers=_bearer(token))
     assert response.status_code == 401
     assert response.json()["code"] == "unauthorized:auth"

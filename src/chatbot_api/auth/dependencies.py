@@ -19,7 +19,9 @@ from chatbot_api.db.session import SessionDep
 bearer_scheme = HTTPBearer(auto_error=False, description="Access token from /api/auth/*")
 
 
-def get_settings(request: Request) -> Settings:
+async def get_settings(request: Request) -> Settings:
+    # async, as every dependency here: FastAPI hands a plain `def` one to a worker thread
+    # (a thread hop on each request; tests/test_routes.py keeps it so).
     settings: Settings = request.app.state.settings
     return settings
 

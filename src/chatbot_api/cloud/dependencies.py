@@ -76,7 +76,7 @@ async def get_telemetry_service(session: SessionDep, user: CurrentUser) -> Telem
 TelemetryServiceDep = Annotated[TelemetryService, Depends(get_telemetry_service)]
 
 
-def get_title_run(request: Request, settings: SettingsDep) -> TitleRun:
+async def get_title_run(request: Request, settings: SettingsDep) -> TitleRun:
     state = request.app.state
     return TitleRun(
         state.session_factory,
@@ -103,7 +103,7 @@ async def read_capped_body(request: Request, max_bytes: int) -> bytes:
     return b"".join(chunks)
 
 
-def base_url(request: Request, settings: SettingsDep) -> str:
+async def base_url(request: Request, settings: SettingsDep) -> str:
     """How clients reach this service: PUBLIC_BASE_URL, else the request's own base URL."""
     return settings.public_base_url or str(request.base_url)
 

@@ -43,7 +43,7 @@ UPLOAD_BODY: dict[str, Any] = {
 }
 
 
-def get_storage(request: Request) -> Storage:
+async def get_storage(request: Request) -> Storage:
     storage: Storage = request.app.state.storage
     return storage
 
