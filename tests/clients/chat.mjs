@@ -125,6 +125,7 @@ if (scenario === "text" || scenario === "document" || scenario === "two-turns") 
   // A fresh page: the stored history ends with the user message; auto-resume.
   const userMessage = chat.stateRef.messages.find((m) => m.role === "user");
   chat = makeChat([userMessage]);
+  data.push("(resumed)"); // data parts after this came with the replay
   await chat.resumeStream();
 } else {
   process.stderr.write(`unknown scenario ${scenario}\n`);

@@ -116,8 +116,8 @@ class Turn:
     def start(self) -> asyncio.Task[None]:
         """Run the turn as an app task (not the request's): a disconnect does not end it.
 
-        A new chat's title starts with it, as ai-chatbot does, so a fast title reaches the
-        client before the reply's text (an early turn holds the title's chunk too)."""
+        A new chat's title is generated alongside, as ai-chatbot does: it starts once the
+        reply's first token is out (so it never competes with it), or when the steps end."""
         self._begin()
         self._task = self.deps.tasks.start(self.run(), name=f"turn-{self.stream_key}")
         if self._held is None:
@@ -153,10 +153,14 @@ class Turn:
         self.deps.stream_log.on_stop(self.stream_key, self._on_stop)
 
     def _begin(self) -> None:
-        """The reply's `start` chunk; then the title (its chunk may come before any text)."""
+        """The reply's `start` chunk; the title waits for the first token."""
         self.writer.start(str(self.plan.reply_id))
+        if self.plan.title_parts is not None:
+            self.runner.on_first_out = self._start_title
+
+    def _start_title(self) -> None:
         parts = self.plan.title_parts
-        if parts is not None and self._title_task is None:
+        if parts is not None and self._title_task is None and not self._abandoned:
             self._title_task = self.deps.tasks.start(self._title(parts), name="chat-title")
 
     async def run(self) -> None:
@@ -165,6 +169,7 @@ class Turn:
             reason, stopped = await self._run_steps()
             if self.admitted is not None:
                 await self.admitted.wait()
+            self._start_title()  # a reply with no text (tools only, error, stop) still gets one
             title = self._title_task
             if title is not None and not stopped:
                 with contextlib.suppress(asyncio.CancelledError, TimeoutError):

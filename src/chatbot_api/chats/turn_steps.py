@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import secrets
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -90,6 +90,7 @@ class StepRunner:
         # Set while the turn is not admitted yet: model events (and tools) wait for it.
         self.ready: asyncio.Event | None = None
         self._first_out = False
+        self.on_first_out: Callable[[], None] | None = None  # once, after the first token
 
     async def run(self) -> FinishReason:
         try:
@@ -196,6 +197,8 @@ class StepRunner:
         readers send that first token now rather than after every event already buffered."""
         self._first_out = True
         await asyncio.sleep(0)
+        if self.on_first_out is not None:
+            self.on_first_out()
 
     def _open_block(self, tag: str) -> tuple[str, str]:
         self._close_block()
