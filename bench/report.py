@@ -240,14 +240,14 @@ def _limits(out: list[str], data: dict[str, Any], names: dict[str, str]) -> None
         "task and the objects of its saves, plus allocator slack."
     )
     out.append(
-        "- **Reads**: at 1 client the history pages are one or two indexed queries (keyset on "
-        "(userId, createdAt)), so depth costs one extra cursor lookup, not an OFFSET scan; the "
-        "1,000-message chat is CPU in the worker (1,000 rows → ORM objects → response models "
-        "→ JSON, one large body); its p99 tail at 1 client is pauses of the worker whose "
-        "cause this suite does not separate (likely GC of the many short-lived objects, or "
-        "the core taken by other work on this noisy machine). "
-        "At 16 clients the single worker's core serialises the requests: p50 ≈ 16 × the "
-        "single-client cost."
+        "- **Reads**: at 1 client a history page, first or deep, is one indexed query: the "
+        "cursor's createdAt is looked up inside it and bounds an index range on (userId, "
+        "createdAt), so depth costs nothing extra (no OFFSET scan); the 1,000-message chat is "
+        "the query plus the worker receiving ~0.6 MB of text rows and writing them into the "
+        "response (the stored JSON, ids and timestamps are spliced as text, not decoded and "
+        "re-encoded); its p99 tail at 1 client is pauses this suite does not separate (GC, or "
+        "the core taken by other work on this noisy machine). At 16 clients the single "
+        "worker's core serialises the requests: p50 ≈ 16 × the single-client cost."
     )
     sql = data.get("sql", {})
     pinged = any(t.strip() == ";" for r in sql.values() for t in r["statements"])
