@@ -1,15 +1,21 @@
 """The providers' HTTP client: one aiohttp session per app, its proxy read from the environment
-once per provider URL (aiohttp's per-request environment lookup costs ~0.7 ms a call)."""
+once per provider URL (aiohttp's per-request environment lookup costs ~0.7 ms a call), and
+the streaming POST every provider makes."""
 
 from __future__ import annotations
 
 import ssl
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 import aiohttp
 import certifi
 from aiohttp.helpers import get_env_proxy_for_url
 from yarl import URL
+
+from chatbot_api.ai.providers.errors import http_error
+from chatbot_api.ai.providers.sse import read_error_body
 
 
 def create_llm_session() -> aiohttp.ClientSession:
@@ -36,3 +42,24 @@ def env_proxy(url: str) -> dict[str, Any]:
     except LookupError:
         return {}
     return {"proxy": proxy, "proxy_auth": auth}
+
+
+@asynccontextmanager
+async def post_stream(
+    http: aiohttp.ClientSession,
+    url: str,
+    body: bytes,
+    *,
+    headers: dict[str, str],
+    limits: aiohttp.ClientTimeout,
+    proxy: dict[str, Any],
+    provider: str,
+) -> AsyncIterator[aiohttp.ClientResponse]:
+    """POST `body` (redirects not followed) and give the response once it is a success; any
+    other status raises `http_error` (the body's start only in its detail)."""
+    async with http.post(
+        url, data=body, headers=headers, timeout=limits, allow_redirects=False, **proxy
+    ) as response:
+        if response.status >= 300:
+            raise http_error(provider, response.status, await read_error_body(response))
+        yield response

@@ -22,10 +22,10 @@ from chatbot_api.ai.base import (
     ToolCallStart,
     Usage,
 )
-from chatbot_api.ai.providers.errors import MSG_CLOSED, http_error, stream_error, transport_error
-from chatbot_api.ai.providers.http import env_proxy
+from chatbot_api.ai.providers.errors import MSG_CLOSED, stream_error, transport_error
+from chatbot_api.ai.providers.http import env_proxy, post_stream
 from chatbot_api.ai.providers.messages import openai_messages, parse_tool_args
-from chatbot_api.ai.providers.sse import drain, iter_sse_data, read_error_body
+from chatbot_api.ai.providers.sse import drain, iter_sse_data
 from chatbot_api.ai.providers.think import ThinkTagSplitter
 
 ReasoningStyle = Literal["none", "gateway", "effort"]
@@ -214,16 +214,15 @@ class OpenAICompatProvider:
         out: list[ModelEvent] = []
         content = orjson.dumps(self.build_body(request))
         try:
-            async with self._http.post(
+            async with post_stream(
+                self._http,
                 self._url,
-                data=content,
+                content,
                 headers=self._headers,
-                timeout=self._timeout,
-                allow_redirects=False,
-                **self._proxy,
+                limits=self._timeout,
+                proxy=self._proxy,
+                provider=self.name,
             ) as response:
-                if response.status >= 300:
-                    raise http_error(self.name, response.status, await read_error_body(response))
                 async with aclosing(iter_sse_data(response)) as events:
                     async for data in events:
                         if data == b"[DONE]":
