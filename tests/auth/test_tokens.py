@@ -7,7 +7,7 @@ import base64
 import json
 import time
 import uuid
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import httpx
@@ -226,25 +226,9 @@ async def test_bearer_opaque_refresh_token_is_401(client: httpx.AsyncClient) -> 
     assert response.status_code == 401
 
 
-async def test_bearer_valid_token_reports_its_expiry(
-    app: FastAPI, client: httpx.AsyncClient
-) -> None:
-    user = await make_user(app)
-    token, expires_at = create_access_token(
-        user_id=user.id,
-        email=user.email,
-        user_type="regular",
-        secret=TEST_SECRET,
-        algorithm="HS256",
-        expires_in=timedelta(minutes=5),
-    )
-    response = await client.get("/api/auth/session", headers=_bearer(token))
-    assert response.status_code == 200
-    assert response.json()["expires"] == expires_at.strftime("%Y-%m-%dT%H:%M:%S.000Z")
-
-
-def _token_for(user: Any, expires_in: timedelta) -> str:
-    token, _ = create_access_token(
+def _token_for(user: Any, expires_in: timedelta) -> tuple[str, datetime]:
+    """A regular user's access token signed with the test app's key, and its expiry."""
+    return create_access_token(
         user_id=user.id,
         email=user.email,
         user_type="regular",
@@ -252,7 +236,16 @@ def _token_for(user: Any, expires_in: timedelta) -> str:
         algorithm="HS256",
         expires_in=expires_in,
     )
-    return token
+
+
+async def test_bearer_valid_token_reports_its_expiry(
+    app: FastAPI, client: httpx.AsyncClient
+) -> None:
+    user = await make_user(app)
+    token, expires_at = _token_for(user, timedelta(minutes=5))
+    response = await client.get("/api/auth/session", headers=_bearer(token))
+    assert response.status_code == 200
+    assert response.json()["expires"] == expires_at.strftime("%Y-%m-%dT%H:%M:%S.000Z")
 
 
 async def test_bearer_token_accepted_before_is_401_once_expired(
@@ -260,7 +253,7 @@ async def test_bearer_token_accepted_before_is_401_once_expired(
 ) -> None:
     """A verified token is remembered, but only until its `exp`."""
     user = await make_user(app)
-    token = _token_for(user, timedelta(seconds=3))  # `exp` is whole seconds: 2-3 s from now
+    token, _ = _token_for(user, timedelta(seconds=3))  # `exp` is whole seconds: 2-3 s from now
     for _ in range(2):
         response = await client.get("/api/auth/session", headers=_bearer(token))
         assert response.status_code == 200
@@ -275,7 +268,7 @@ async def test_bearer_altered_copy_of_an_accepted_token_is_401(
     app: FastAPI, client: httpx.AsyncClient
 ) -> None:
     user = await make_user(app)
-    token = _token_for(user, timedelta(minutes=5))
+    token, _ = _token_for(user, timedelta(minutes=5))
     assert (await client.get("/api/auth/session", headers=_bearer(token))).status_code == 200
     head, payload, signature = token.split(".")
     altered = {
