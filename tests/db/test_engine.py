@@ -1,0 +1,31 @@
+"""The engine's connection pool."""
+
+from __future__ import annotations
+
+from sqlalchemy import text
+
+from chatbot_api.db.engine import create_engine
+from tests.db.pg import PgDatabase
+
+
+async def _backend_pid(conn: object) -> int:
+    result = await conn.execute(text("SELECT pg_backend_pid()"))  # type: ignore[attr-defined]
+    pid: int = result.scalar_one()
+    return pid
+
+
+async def test_pool_hands_out_the_connection_returned_last(empty_pg: PgDatabase) -> None:
+    """LIFO: after a burst, sequential requests keep reusing one warm connection (its server
+    backend, caches and prepared statements) instead of cycling through every pooled one."""
+    engine = create_engine(empty_pg.url, pool_size=3, max_overflow=0)
+    try:
+        first, second = await engine.connect(), await engine.connect()
+        first_pid, second_pid = await _backend_pid(first), await _backend_pid(second)
+        await first.close()
+        await second.close()  # returned last
+        for _ in range(3):
+            async with engine.connect() as conn:
+                assert await _backend_pid(conn) == second_pid
+        assert first_pid != second_pid
+    finally:
+        await engine.dispose()
