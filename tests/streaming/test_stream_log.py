@@ -172,6 +172,38 @@ async def test_memory_log_evicts_closed_logs_after_ttl_and_beyond_bound() -> Non
     await stream_log.aclose()
 
 
+async def test_memory_log_bounds_the_bytes_of_closed_logs() -> None:
+    """Ended turns' logs hold at most `max_closed_bytes` together, oldest evicted first; the
+    one closed last stays even when it alone is larger (its reader may be about to attach);
+    a live log is never evicted."""
+    event = b"data: " + b"x" * 94 + b"\n\n"  # 102 bytes
+    stream_log = MemoryStreamLog(max_closed_bytes=250)
+    await stream_log.open("live", "chat-live")
+    stream_log.append("live", event * 50)
+    for stream_id in ("s1", "s2", "s3"):
+        await stream_log.open(stream_id, "chat-" + stream_id)
+        stream_log.append(stream_id, event)
+        await stream_log.close(stream_id)
+    assert await collect(stream_log, "s1") == []  # 3 x 102 > 250: the oldest went
+    assert await collect(stream_log, "s2") == [event]
+    assert await collect(stream_log, "s3") == [event]
+    await stream_log.open("big", "chat-big")
+    stream_log.append("big", event * 5)
+    await stream_log.close("big")
+    assert await collect(stream_log, "s2") == []
+    assert await collect(stream_log, "s3") == []
+    assert await collect(stream_log, "big") == [event] * 5  # over budget alone, still kept
+    await stream_log.open("s4", "chat-s4")
+    stream_log.append("s4", event)
+    await stream_log.close("s4")
+    assert await collect(stream_log, "big") == []
+    assert await collect(stream_log, "s4") == [event]
+    assert await stream_log.active_stream("chat-live") == "live"
+    await stream_log.close("live")  # the live one was never counted nor evicted
+    assert await collect(stream_log, "live") == [event] * 50
+    await stream_log.aclose()
+
+
 async def test_memory_log_closes_live_log_after_live_ttl() -> None:
     stream_log = MemoryStreamLog(live_ttl=0.05)
     await stream_log.open("s1", "chat-1")

@@ -92,6 +92,8 @@ class Settings(BaseSettings):
     # --- stream logs (resumable chat turns) ----------------------------------------------
     stream_log_ttl_seconds: int = Field(default=24 * 3600, ge=60)  # expiry while live
     stream_log_closed_ttl_seconds: int = Field(default=300, ge=1)  # kept after the turn ends
+    # Without Redis: all closed logs of a worker together hold at most this many bytes.
+    stream_log_memory_max_closed_bytes: int = Field(default=64 * 2**20, ge=0)
     stream_log_flush_ms: float = Field(default=5.0, gt=0, le=1000)  # Redis write batching
 
     # --- storage -------------------------------------------------------------------------

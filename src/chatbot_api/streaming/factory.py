@@ -23,4 +23,5 @@ def create_stream_log(settings: Settings, redis: Redis | None) -> StreamLog:
     return MemoryStreamLog(
         live_ttl=settings.stream_log_ttl_seconds,
         closed_ttl=settings.stream_log_closed_ttl_seconds,
+        max_closed_bytes=settings.stream_log_memory_max_closed_bytes,
     )

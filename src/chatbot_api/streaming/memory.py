@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator, Callable
 DEFAULT_LIVE_TTL = 24 * 3600.0
 DEFAULT_CLOSED_TTL = 300.0
 DEFAULT_MAX_CLOSED = 1000
+DEFAULT_MAX_CLOSED_BYTES = 64 * 2**20
 
 
 class LocalStream:
@@ -121,8 +122,9 @@ class LocalStream:
 
 class MemoryStreamLog:
     """Stream logs kept in this process (no Redis). Closed logs stay readable for
-    `closed_ttl` seconds (at most `max_closed` of them); a log never closed expires after
-    `live_ttl`."""
+    `closed_ttl` seconds, at most `max_closed` of them holding at most `max_closed_bytes` in
+    all (the oldest go first; the one closed last always stays, for a reader about to
+    attach); a log never closed expires after `live_ttl`."""
 
     def __init__(
         self,
@@ -130,12 +132,15 @@ class MemoryStreamLog:
         live_ttl: float = DEFAULT_LIVE_TTL,
         closed_ttl: float = DEFAULT_CLOSED_TTL,
         max_closed: int = DEFAULT_MAX_CLOSED,
+        max_closed_bytes: int = DEFAULT_MAX_CLOSED_BYTES,
     ) -> None:
         self._live_ttl = live_ttl
         self._closed_ttl = closed_ttl
         self._max_closed = max_closed
+        self._max_closed_bytes = max_closed_bytes
         self._streams: dict[str, LocalStream] = {}
-        self._closed: OrderedDict[str, None] = OrderedDict()
+        self._closed: OrderedDict[str, int] = OrderedDict()  # stream id -> its bytes
+        self._closed_bytes = 0
         self._active: dict[str, str] = {}  # chat id -> live stream id
         self._chats: dict[str, str] = {}  # live stream id -> chat id
         self._timers: dict[str, asyncio.TimerHandle] = {}
@@ -163,11 +168,14 @@ class MemoryStreamLog:
         chat_id = self._chats.pop(stream_id, None)
         if chat_id is not None and self._active.get(chat_id) == stream_id:
             del self._active[chat_id]
-        self._closed[stream_id] = None
+        size = len(stream.buffer)
+        self._closed[stream_id] = size
+        self._closed_bytes += size
         self._schedule(stream_id, self._closed_ttl, self._forget)
-        while len(self._closed) > self._max_closed:
-            oldest, _ = self._closed.popitem(last=False)
-            self._forget(oldest)
+        while len(self._closed) > 1 and (
+            len(self._closed) > self._max_closed or self._closed_bytes > self._max_closed_bytes
+        ):
+            self._forget(next(iter(self._closed)))
 
     async def read(self, stream_id: str) -> AsyncIterator[bytes]:
         stream = self._streams.get(stream_id)
@@ -206,6 +214,7 @@ class MemoryStreamLog:
         self._timers.clear()
         self._streams.clear()
         self._closed.clear()
+        self._closed_bytes = 0
 
     # --- internals --------------------------------------------------------------------
     def _schedule(self, stream_id: str, delay: float, action: Callable[[str], None]) -> None:
@@ -223,7 +232,7 @@ class MemoryStreamLog:
         timer = self._timers.pop(stream_id, None)
         if timer is not None:
             timer.cancel()
-        self._closed.pop(stream_id, None)
+        self._closed_bytes -= self._closed.pop(stream_id, 0)
         stream = self._streams.pop(stream_id, None)
         if stream is not None and not stream.closed:
             stream.close()
