@@ -73,6 +73,22 @@ async def test_post_chat_limit_counts_messages_across_the_users_chats(
     assert response.status_code == 429
 
 
+async def test_post_chat_messages_of_a_deleted_chat_no_longer_count(
+    db: Any, app: FastAPI, client: httpx.AsyncClient
+) -> None:
+    """As upstream's count (contract §3.4): the limit counts the user messages of the user's
+    chats that still exist."""
+    user = await make_user(app, user_type="guest")
+    full = await _seed(app, user, 3)
+    response, _ = await send(client, user, chat_body())
+    assert response.status_code == 429
+    response = await client.delete(f"/api/chat?id={full.id}", headers=user.headers)
+    assert response.status_code == 200
+    response, chunks = await send(client, user, chat_body())
+    assert response.status_code == 200
+    assert chunks[-1]["type"] == "finish"
+
+
 async def test_post_chat_limit_rejection_writes_nothing(
     db: Any, app: FastAPI, client: httpx.AsyncClient
 ) -> None:

@@ -217,19 +217,34 @@ async def set_title(conn: AsyncConnection, chat_id: uuid.UUID, title: str) -> No
 
 # --- PostgreSQL: a new user message admitted in three round trips ---------------------------
 # 1. `BEGIN` and the user's advisory lock, as one simple query (the lock must be its own
-#    statement: a statement that took it would count with a snapshot older than the lock);
+#    statement: a statement that took it would count with a snapshot older than the lock),
+#    which also makes the transaction use the admission statement's cached generic plan;
 # 2. the facts, the recent history and, only when the facts admit the message, the chat (if
 #    new), the message and the stream inserted (data-modifying CTEs; foreign keys are checked
 #    at the statement's end);
 # 3. `COMMIT` (or `ROLLBACK` when refused), while the model call already starts.
 # Same lock as `limits.lock_user_messages` (namespace, key), so every writer serialises.
-_PG_BEGIN_LOCKED = "BEGIN; SELECT pg_advisory_xact_lock({namespace}, {key})"
+#
+# PostgreSQL's `auto` plan cache mode keeps re-planning the admission statement on every call
+# (its custom plans look cheaper than the generic one), and planning it costs as much as
+# running it: 0.56 ms a call against 0.28 ms with the cached plan, for a user of 20 chats on a
+# database of 14,000 (measured). So the transaction forces the generic plan, built once per
+# connection. The statement is written
+# so that plan is the right one for any user: every lookup is by primary key or by an index
+# prefix, and the daily count is a correlated subquery (an index probe per chat of the user),
+# which a planner cannot turn into a scan of all messages.
+_PG_BEGIN_LOCKED = (
+    "BEGIN; SET LOCAL plan_cache_mode = force_generic_plan; "
+    "SELECT pg_advisory_xact_lock({namespace}, {key})"
+)
 _PG_ADMIT = """
 WITH facts AS (
     SELECT
         (SELECT "userId" FROM "Chat" WHERE id = $1) AS owner,
-        (SELECT count(m.id) FROM "Message_v2" m JOIN "Chat" c ON c.id = m."chatId"
-         WHERE c."userId" = $2 AND m.role = 'user' AND m."createdAt" >= $3) AS sent,
+        (SELECT coalesce(sum((
+            SELECT count(*) FROM "Message_v2" m
+            WHERE m."chatId" = c.id AND m.role = 'user' AND m."createdAt" >= $3
+         )), 0)::bigint FROM "Chat" c WHERE c."userId" = $2) AS sent,
         EXISTS (SELECT 1 FROM "Message_v2" WHERE id = $4) AS taken
 ), admitted AS (
     SELECT owner FROM facts
