@@ -252,3 +252,31 @@ async def test_commit_lost_is_503_with_nothing_live_or_stored(
     assert resumed.status_code == 204
     await asyncio.sleep(0.2)
     assert await stored_messages(app, chat.id) == []
+
+
+async def test_turn_that_cannot_start_after_admission_leaves_nothing_live(
+    db: Any, app: FastAPI, client: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The turn fails to be set up once admitted (on PostgreSQL the COMMIT and the stream log's
+    open are already on their way): a 500 in the envelope, no stream left live, no reply; the
+    next turn works."""
+    from chatbot_api.chats import message_turn
+
+    def broken(*args: Any, **kwargs: Any) -> Any:
+        raise RuntimeError("turn setup failed")
+
+    user = await make_user(app)
+    chat = await make_chat(app, user)
+    monkeypatch.setattr(message_turn, "_start", broken)
+    response, _ = await send(client, user, chat_body(chat_id=chat.id))
+    monkeypatch.undo()
+    assert response.status_code == 500
+    assert "code" in response.json()
+    assert await app.state.stream_log.active_stream(str(chat.id)) is None
+    resumed = await client.get(f"/api/chat/{chat.id}/stream", headers=user.headers)
+    assert resumed.status_code == 204
+    await asyncio.sleep(0.2)
+    assert "assistant" not in [m.role for m in await stored_messages(app, chat.id)]
+    response, chunks = await send(client, user, chat_body(chat_id=chat.id))
+    assert response.status_code == 200
+    assert chunks[-1]["type"] == "finish"

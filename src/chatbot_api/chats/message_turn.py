@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import Awaitable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -62,7 +61,9 @@ class _TurnSpec:
 async def _admit_pg(
     engine: AsyncEngine, deps: TurnDeps, user: AuthUser, request: ChatRequest, spec: _TurnSpec
 ) -> Turn:
-    """PostgreSQL: three round trips on the driver connection (turn_store.PgAdmission)."""
+    """PostgreSQL: three round trips on the driver connection (turn_store.PgAdmission); the
+    COMMIT and the stream log's open are sent before the turn is set up and its model call
+    starts, and the turn's chunks wait for both."""
     message = request.message
     assert message is not None
     settings = deps.settings
@@ -86,9 +87,17 @@ async def _admit_pg(
         async with turn_store.PgAdmission(engine, limits.USER_LOCK_NAMESPACE, lock) as admission:
             facts, rows = await admission.admit(new)
             await _refuse(deps, facts, user, limit, since=new.since)
-            turn = _start(deps, user, request, spec, facts, rows, new.stream_id, new.parts, now)
+            stream_key = str(new.stream_id)
+            commit = asyncio.ensure_future(admission.commit())
+            opening = asyncio.ensure_future(open_stream_log(deps, stream_key, str(new.chat_id)))
             try:
-                await _commit_opening_the_log(admission.commit(), deps, turn)
+                await asyncio.sleep(0)  # COMMIT and the log's open go out before the turn's setup
+                turn = _start(deps, user, request, spec, facts, rows, new.stream_id, new.parts, now)
+            except BaseException:
+                await _undo_opening(commit, opening, deps, stream_key)
+                raise
+            try:
+                await _settle(commit, opening, deps, stream_key)
             except BaseException:
                 turn.abandon()
                 raise
@@ -97,18 +106,29 @@ async def _admit_pg(
     return turn
 
 
-async def _commit_opening_the_log(commit: Awaitable[None], deps: TurnDeps, turn: Turn) -> None:
-    """COMMIT while the stream log opens (with Redis, two round trips waited for as one). A
-    failed commit closes the log again; a log that cannot open is 503, the message kept."""
-    opening = asyncio.ensure_future(open_stream_log(deps, turn.stream_key, str(turn.plan.chat_id)))
+async def _settle(
+    commit: asyncio.Future[None], opening: asyncio.Future[None], deps: TurnDeps, stream_key: str
+) -> None:
+    """Wait for the COMMIT and the stream log's open (with Redis, two round trips waited for
+    as one). A failed commit closes the log again; a log that cannot open is 503, the
+    message kept."""
     try:
         await commit
     except BaseException:
-        await asyncio.wait([opening])
-        if not opening.cancelled() and opening.exception() is None:
-            await deps.stream_log.close(turn.stream_key)
+        await _undo_opening(commit, opening, deps, stream_key)
         raise
     await opening
+
+
+async def _undo_opening(
+    commit: asyncio.Future[None], opening: asyncio.Future[None], deps: TurnDeps, stream_key: str
+) -> None:
+    """No turn after all: wait for both, and close the stream log if it was opened."""
+    await asyncio.wait([commit, opening])
+    if not commit.cancelled():
+        commit.exception()  # retrieved: the caller raises what stopped the turn
+    if not opening.cancelled() and opening.exception() is None:
+        await deps.stream_log.close(stream_key)
 
 
 async def _admit_in_session(
