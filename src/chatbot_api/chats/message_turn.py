@@ -61,9 +61,9 @@ class _TurnSpec:
 async def _admit_pg(
     engine: AsyncEngine, deps: TurnDeps, user: AuthUser, request: ChatRequest, spec: _TurnSpec
 ) -> Turn:
-    """PostgreSQL: three round trips on the driver connection (turn_store.PgAdmission); the
-    COMMIT and the stream log's open are sent before the turn is set up and its model call
-    starts, and the turn's chunks wait for both."""
+    """PostgreSQL: three round trips on the driver connection (turn_store.PgAdmission). Once
+    the message is admitted its turn starts (the model call goes out), then the COMMIT and the
+    stream log's open; the turn's chunks wait for both."""
     message = request.message
     assert message is not None
     settings = deps.settings
@@ -87,15 +87,11 @@ async def _admit_pg(
         async with turn_store.PgAdmission(engine, limits.USER_LOCK_NAMESPACE, lock) as admission:
             facts, rows = await admission.admit(new)
             await _refuse(deps, facts, user, limit, since=new.since)
+            # The model call goes out first (the longer wait), then COMMIT and the log's open.
+            turn = _start(deps, user, request, spec, facts, rows, new.stream_id, new.parts, now)
             stream_key = str(new.stream_id)
             commit = asyncio.ensure_future(admission.commit())
             opening = asyncio.ensure_future(open_stream_log(deps, stream_key, str(new.chat_id)))
-            try:
-                await asyncio.sleep(0)  # COMMIT and the log's open go out before the turn's setup
-                turn = _start(deps, user, request, spec, facts, rows, new.stream_id, new.parts, now)
-            except BaseException:
-                await _undo_opening(commit, opening, deps, stream_key)
-                raise
             try:
                 await _settle(commit, opening, deps, stream_key)
             except BaseException:
