@@ -16,10 +16,11 @@ from chatbot_api.ops.router import router as ops_router
 
 
 def include_routes(app: FastAPI) -> None:
+    # POST /api/chat first: routes are matched in order, and it is the latency-critical one.
+    app.include_router(chat_stream_router, prefix="/api")
     app.include_router(ops_router)
     app.include_router(auth_router, prefix="/api/auth")
     app.include_router(chats_router, prefix="/api")
-    app.include_router(chat_stream_router, prefix="/api")
     app.include_router(documents_router, prefix="/api")
     app.include_router(files_router, prefix="/api/files")
     app.include_router(cloud_router, prefix="/v1")

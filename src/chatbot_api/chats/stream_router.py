@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Annotated, Any
 from urllib.parse import unquote
 
@@ -104,10 +105,26 @@ def _inline_schema(model: type[BaseModel]) -> dict[str, Any]:
     return inlined
 
 
+@dataclass(frozen=True, slots=True)
+class TurnContext:
+    deps: TurnDeps
+    registry: ModelRegistry
+    hints: RequestHints
+
+
+async def turn_context(request: Request) -> TurnContext:
+    """What a turn needs from the app and the request, as one dependency (FastAPI's cost is
+    per dependency, on the path to the first token)."""
+    return TurnContext(
+        deps=await turn_deps(request),
+        registry=await model_registry(request),
+        hints=await request_hints(request),
+    )
+
+
 ChatBody = Annotated[ChatRequest | ClientTurn, Depends(chat_request)]
 Deps = Annotated[TurnDeps, Depends(turn_deps)]
-Registry = Annotated[ModelRegistry, Depends(model_registry)]
-Hints = Annotated[RequestHints, Depends(request_hints)]
+Context = Annotated[TurnContext, Depends(turn_context)]
 
 
 def ui_stream(stream_log: StreamLog, stream_key: str) -> LogStreamResponse:
@@ -128,9 +145,8 @@ def ui_stream(stream_log: StreamLog, stream_key: str) -> LogStreamResponse:
     response_class=StreamingResponse,
     responses={**_SSE_RESPONSE, **error_responses(400, 401, 403, 404, 429)},
 )
-async def post_chat(
-    body: ChatBody, user: ChatUser, deps: Deps, registry: Registry, hints: Hints
-) -> LogStreamResponse:
+async def post_chat(body: ChatBody, user: ChatUser, context: Context) -> LogStreamResponse:
+    deps, registry, hints = context.deps, context.registry, context.hints
     if isinstance(body, ClientTurn):
         stream_key = await start_client_turn(deps, registry, user, body, hints)
     else:

@@ -53,12 +53,11 @@ StorageDep = Annotated[Storage, Depends(get_storage)]
 
 async def upload_caller(
     request: Request,
-    settings: SettingsDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer_scheme)],
 ) -> AuthUser | None:
     """The caller, or None when absent or invalid (this route answers `{"error": …}`)."""
     try:
-        return await optional_user(request, settings, credentials)
+        return await optional_user(request, credentials)
     except AppError:
         return None
 
