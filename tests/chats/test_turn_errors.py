@@ -228,22 +228,25 @@ async def test_stream_log_down_is_503_keeps_the_message_and_recovers(
 async def test_commit_lost_is_503_with_nothing_live_or_stored(
     db: Any, app: FastAPI, client: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """The database connection is lost at COMMIT (on PostgreSQL the stream log was opening
-    meanwhile): 503, no reply is live or stored, the log is closed again."""
+    """The database connection is lost while the message is being committed (on PostgreSQL
+    the admission is one statement): 503, no reply is live or stored."""
     from sqlalchemy.exc import OperationalError
     from sqlalchemy.ext.asyncio import AsyncSession
 
     from chatbot_api.chats import turn_store
 
-    async def lost(self: Any) -> None:
-        if db.backend == "postgresql":
-            raise ConnectionResetError("connection lost at COMMIT")
+    async def lost_statement(*args: Any) -> Any:
+        raise ConnectionResetError("connection lost")
+
+    async def lost_commit(self: Any) -> None:
         raise OperationalError("COMMIT", {}, Exception("disk I/O error"))
 
     user = await make_user(app)
     chat = await make_chat(app, user)
-    target = turn_store.PgAdmission if db.backend == "postgresql" else AsyncSession
-    monkeypatch.setattr(target, "commit", lost)
+    if db.backend == "postgresql":
+        monkeypatch.setattr(turn_store, "admit_message_pg", lost_statement)
+    else:
+        monkeypatch.setattr(AsyncSession, "commit", lost_commit)
     response, _ = await send(client, user, chat_body(chat_id=chat.id))
     monkeypatch.undo()
     assert response.status_code == 503
@@ -257,8 +260,9 @@ async def test_commit_lost_is_503_with_nothing_live_or_stored(
 async def test_turn_that_cannot_start_after_admission_leaves_nothing_live(
     db: Any, app: FastAPI, client: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """The turn fails to be set up once its message is admitted, before the COMMIT: a 500 in the
-    envelope, nothing stored, no stream left live; the next turn works."""
+    """The turn fails to be set up once its message is admitted (on PostgreSQL the message is
+    already committed then): a 500 in the envelope, no reply, no stream left live; the next
+    turn works."""
     from chatbot_api.chats import message_turn
 
     def broken(*args: Any, **kwargs: Any) -> Any:
@@ -275,7 +279,7 @@ async def test_turn_that_cannot_start_after_admission_leaves_nothing_live(
     resumed = await client.get(f"/api/chat/{chat.id}/stream", headers=user.headers)
     assert resumed.status_code == 204
     await asyncio.sleep(0.2)
-    assert await stored_messages(app, chat.id) == []
+    assert "assistant" not in [m.role for m in await stored_messages(app, chat.id)]
     response, chunks = await send(client, user, chat_body(chat_id=chat.id))
     assert response.status_code == 200
     assert chunks[-1]["type"] == "finish"

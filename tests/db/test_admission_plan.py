@@ -1,4 +1,4 @@
-"""The PostgreSQL admission statement runs on a plan cached per connection."""
+"""The PostgreSQL admission: one statement that locks, counts, inserts and commits."""
 
 from __future__ import annotations
 
@@ -12,12 +12,12 @@ from chatbot_api.db.types import utcnow
 from tests.db.pg import PgDatabase
 
 
-async def test_admission_reuses_its_generic_plan_and_still_counts_exactly(
+async def test_admission_counts_across_chats_commits_and_holds_nothing(
     empty_pg: PgDatabase,
 ) -> None:
-    """PostgreSQL's `auto` mode would plan the statement again on every call; the admission
-    forces the generic plan, built once, and its count (one index probe per chat of the user)
-    stays exact: the message over the limit is refused and inserts nothing."""
+    """Messages in several chats count against the limit; the one over it is refused and
+    inserts nothing; each call has committed when it returns (no transaction left open, no
+    advisory lock held); the history comes back oldest first."""
     engine = create_engine(empty_pg.url, pool_size=1, max_overflow=0)
     user_id = uuid.uuid4()
     try:
@@ -25,7 +25,7 @@ async def test_admission_reuses_its_generic_plan_and_still_counts_exactly(
         await empty_pg.execute(f"""INSERT INTO "User" (id, email) VALUES ('{user_id}', 'a@b.c')""")
         limit = 7
         chats = [uuid.uuid4() for _ in range(4)]
-        facts = []
+        sent, owners, histories = [], [], []
         for index in range(limit + 1):  # two messages per chat: the count spans chats
             now = utcnow()
             new = turn_store.NewMessage(
@@ -42,19 +42,26 @@ async def test_admission_reuses_its_generic_plan_and_still_counts_exactly(
                 visibility="private",
             )
             key = limits.user_lock_key(user_id)
-            async with turn_store.PgAdmission(engine, limits.USER_LOCK_NAMESPACE, key) as admission:
-                fact, _ = await admission.admit(new)
-                await admission.commit()
-            facts.append(fact.sent)
-        assert facts == list(range(limit + 1))  # the last one saw 7 sent: refused, not inserted
+            facts, history = await turn_store.admit_message_pg(
+                engine, limits.USER_LOCK_NAMESPACE, key, new
+            )
+            sent.append(facts.sent)
+            owners.append(facts.owner)
+            histories.append([row[2][0]["text"] for row in history])
+        assert sent == list(range(limit + 1))  # the last one saw 7 sent: refused
+        assert owners[::2] == [None] * 4  # the first message of each chat created it
+        assert owners[1::2] == [user_id] * 4
+        assert histories[1] == ["message 0"]
+        assert histories[7] == ["message 6"]  # refused, but the history is still read
         rows = await empty_pg.fetch("""SELECT count(*) FROM "Message_v2" WHERE role = 'user'""")
         assert rows[0][0] == limit
-        async with engine.connect() as conn:  # the pool's one connection: the same session
-            driver = (await conn.get_raw_connection()).driver_connection
-            plans = await driver.fetch(
-                "SELECT generic_plans, custom_plans FROM pg_prepared_statements "
-                "WHERE statement LIKE '%WITH facts AS%' AND statement NOT LIKE '%pg_prepared%'"
-            )
-        assert [(row[0], row[1]) for row in plans] == [(limit + 1, 0)]
+        rows = await empty_pg.fetch("""SELECT count(*) FROM "Stream\"""")
+        assert rows[0][0] == limit
+        locks = await empty_pg.fetch("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory'")
+        idle = await empty_pg.fetch(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+            "AND state LIKE 'idle in transaction%'"
+        )
+        assert (locks[0][0], idle[0][0]) == (0, 0)
     finally:
         await engine.dispose()

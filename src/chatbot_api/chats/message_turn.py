@@ -61,9 +61,9 @@ class _TurnSpec:
 async def _admit_pg(
     engine: AsyncEngine, deps: TurnDeps, user: AuthUser, request: ChatRequest, spec: _TurnSpec
 ) -> Turn:
-    """PostgreSQL: three round trips on the driver connection (turn_store.PgAdmission). Once
-    the message is admitted its turn starts (the model call goes out), then the COMMIT and the
-    stream log's open; the turn's chunks wait for both."""
+    """PostgreSQL: one round trip admits and commits (turn_store.admit_message_pg); then the
+    turn starts (its model call goes out) while the stream log opens, and its chunks wait for
+    the log (`attach`)."""
     message = request.message
     assert message is not None
     settings = deps.settings
@@ -84,47 +84,28 @@ async def _admit_pg(
     )
     try:
         lock = limits.user_lock_key(user.id)
-        async with turn_store.PgAdmission(engine, limits.USER_LOCK_NAMESPACE, lock) as admission:
-            facts, rows = await admission.admit(new)
-            await _refuse(deps, facts, user, limit, since=new.since)
-            # The model call goes out first (the longer wait), then COMMIT and the log's open.
-            turn = _start(deps, user, request, spec, facts, rows, new.stream_id, new.parts, now)
-            stream_key = str(new.stream_id)
-            commit = asyncio.ensure_future(admission.commit())
-            opening = asyncio.ensure_future(open_stream_log(deps, stream_key, str(new.chat_id)))
-            try:
-                await _settle(commit, opening, deps, stream_key)
-            except BaseException:
-                turn.abandon()
-                raise
+        facts, rows = await turn_store.admit_message_pg(
+            engine, limits.USER_LOCK_NAMESPACE, lock, new
+        )
     except (SQLAlchemyError, asyncpg.PostgresError, asyncpg.InterfaceError, OSError) as exc:
         raise database_error(exc) from exc
-    return turn
-
-
-async def _settle(
-    commit: asyncio.Future[None], opening: asyncio.Future[None], deps: TurnDeps, stream_key: str
-) -> None:
-    """Wait for the COMMIT and the stream log's open (with Redis, two round trips waited for
-    as one). A failed commit closes the log again; a log that cannot open is 503, the
-    message kept."""
+    await _refuse(deps, facts, user, limit, since=new.since)
+    stream_key = str(new.stream_id)
+    # The log's open (a Redis round trip) and the turn's model call go out together.
+    opening = asyncio.ensure_future(open_stream_log(deps, stream_key, str(new.chat_id)))
     try:
-        await commit
+        turn = _start(deps, user, request, spec, facts, rows, new.stream_id, new.parts, now)
     except BaseException:
-        await _undo_opening(commit, opening, deps, stream_key)
+        await asyncio.wait([opening])
+        if not opening.cancelled() and opening.exception() is None:
+            await deps.stream_log.close(stream_key)
         raise
-    await opening
-
-
-async def _undo_opening(
-    commit: asyncio.Future[None], opening: asyncio.Future[None], deps: TurnDeps, stream_key: str
-) -> None:
-    """No turn after all: wait for both, and close the stream log if it was opened."""
-    await asyncio.wait([commit, opening])
-    if not commit.cancelled():
-        commit.exception()  # retrieved: the caller raises what stopped the turn
-    if not opening.cancelled() and opening.exception() is None:
-        await deps.stream_log.close(stream_key)
+    try:
+        await opening
+    except BaseException:
+        turn.abandon()
+        raise
+    return turn
 
 
 async def _admit_in_session(

@@ -1,15 +1,17 @@
 """The chat turn's hot-path SQL, one statement each: admission facts with the recent history,
 the turn's rows, the reply with its usage and the title. On PostgreSQL a new user message is
-admitted in three round trips on the driver connection (`admit_message_pg`)."""
+admitted in one round trip (`admit_message_pg`)."""
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 import orjson
+import structlog
 from sqlalchemy import (
     Boolean,
     Executable,
@@ -30,6 +32,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from chatbot_api.chats.models import Chat, Message, MessageUsage, Stream
 from chatbot_api.db.types import truncate_ms
+
+log = structlog.get_logger(__name__)
 
 # Statements are built once (bind parameters by name), so executing one only looks up its
 # compiled form in SQLAlchemy's cache: no per-call construction or cache-key walk.
@@ -215,60 +219,16 @@ async def set_title(conn: AsyncConnection, chat_id: uuid.UUID, title: str) -> No
     await conn.execute(_TITLE, {"t_id": chat_id, "t_title": title})
 
 
-# --- PostgreSQL: a new user message admitted in three round trips ---------------------------
-# 1. `BEGIN` and the user's advisory lock, as one simple query (the lock must be its own
-#    statement: a statement that took it would count with a snapshot older than the lock),
-#    which also makes the transaction use the admission statement's cached generic plan;
-# 2. the facts, the recent history and, only when the facts admit the message, the chat (if
-#    new), the message and the stream inserted (data-modifying CTEs; foreign keys are checked
-#    at the statement's end);
-# 3. `COMMIT` (or `ROLLBACK` when refused), while the model call already starts.
-# Same lock as `limits.lock_user_messages` (namespace, key), so every writer serialises.
-#
-# PostgreSQL's `auto` plan cache mode keeps re-planning the admission statement on every call
-# (its custom plans look cheaper than the generic one), and planning it costs as much as
-# running it: 0.56 ms a call against 0.28 ms with the cached plan, for a user of 20 chats on a
-# database of 14,000 (measured). So the transaction forces the generic plan, built once per
-# connection. The statement is written
-# so that plan is the right one for any user: every lookup is by primary key or by an index
-# prefix, and the daily count is a correlated subquery (an index probe per chat of the user),
-# which a planner cannot turn into a scan of all messages.
-_PG_BEGIN_LOCKED = (
-    "BEGIN; SET LOCAL plan_cache_mode = force_generic_plan; "
-    "SELECT pg_advisory_xact_lock({namespace}, {key})"
+# --- PostgreSQL: a new user message admitted in one round trip ------------------------------
+# `chatbot_api_admit_message` (migration 0005) takes the user's advisory lock, then reads the
+# facts and the recent history with a snapshot taken after the lock, and inserts the chat (if
+# new), the message and the stream only when the facts admit them. Called as a statement of
+# its own: its implicit transaction has committed (or inserted nothing) when the rows come
+# back. Same lock as `limits.lock_user_messages` (namespace, key), so every writer serialises.
+_PG_ADMIT = (
+    "SELECT kind, owner, sent, taken, id, role, parts, created_at "
+    "FROM chatbot_api_admit_message($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)"
 )
-_PG_ADMIT = """
-WITH facts AS (
-    SELECT
-        (SELECT "userId" FROM "Chat" WHERE id = $1) AS owner,
-        (SELECT coalesce(sum((
-            SELECT count(*) FROM "Message_v2" m
-            WHERE m."chatId" = c.id AND m.role = 'user' AND m."createdAt" >= $3
-         )), 0)::bigint FROM "Chat" c WHERE c."userId" = $2) AS sent,
-        EXISTS (SELECT 1 FROM "Message_v2" WHERE id = $4) AS taken
-), admitted AS (
-    SELECT owner FROM facts
-    WHERE (owner IS NULL OR owner = $2) AND sent < $5 AND NOT taken
-), new_chat AS (
-    INSERT INTO "Chat" (id, "createdAt", title, "userId", visibility)
-    SELECT $1, $6, $7, $2, $8 FROM admitted WHERE owner IS NULL
-), new_message AS (
-    INSERT INTO "Message_v2" (id, "chatId", role, parts, attachments, "createdAt")
-    SELECT $4, $1, 'user', $9, '[]', $6 FROM admitted
-), new_stream AS (
-    INSERT INTO "Stream" (id, "chatId", "createdAt")
-    SELECT $10, $1, $6 FROM admitted
-)
-SELECT 0 AS kind, owner, sent, taken,
-       NULL::uuid AS id, NULL::varchar AS role, NULL::text AS parts, NULL::timestamp AS at
-FROM facts
-UNION ALL (
-    SELECT 1, NULL, NULL, NULL, id, role, parts::text, "createdAt" FROM "Message_v2"
-    WHERE "chatId" = $1 AND $2 = (SELECT owner FROM facts)
-    ORDER BY "createdAt" DESC, id DESC
-    LIMIT $11
-)
-"""
 
 
 @dataclass(frozen=True, slots=True)
@@ -288,84 +248,62 @@ class NewMessage:
     visibility: str
 
 
-class PgAdmission:
-    """One admission's transaction on a pooled connection's asyncpg driver connection (no
-    SQLAlchemy statement machinery on the hot path). Use as `async with`; `commit()` ends it,
-    leaving without a commit rolls back; a connection in doubt is discarded, never reused."""
+async def admit_message_pg(
+    engine: AsyncEngine, lock_namespace: int, lock_key: int, new: NewMessage
+) -> tuple[AdmissionFacts, list[HistoryRow]]:
+    """The facts and the chat's recent history (oldest first, when it is the user's), in one
+    round trip on a pooled connection's asyncpg driver connection (no SQLAlchemy statement
+    machinery on the hot path); the rows are inserted and committed only when the facts admit
+    the message. A connection that fails during the call is in doubt: discarded, not reused."""
+    at = truncate_ms(new.created_at.astimezone(UTC).replace(tzinfo=None))
+    since = new.since.astimezone(UTC).replace(tzinfo=None)
+    conn = await engine.connect()
+    try:
+        driver: Any = (await conn.get_raw_connection()).driver_connection
+        rows = await driver.fetch(
+            _PG_ADMIT,
+            lock_namespace,
+            lock_key,
+            new.chat_id,
+            new.user_id,
+            new.message_id,
+            since,
+            new.max_per_day,
+            at,
+            new.new_chat_title,
+            new.visibility,
+            orjson.dumps(new.parts).decode(),
+            new.stream_id,
+            new.history_limit,
+        )
+    except BaseException:
+        await conn.invalidate()
+        await conn.close()
+        raise
+    _release_soon(conn)  # back to the pool off the path to the first token
+    facts: AdmissionFacts | None = None
+    history: list[HistoryRow] = []
+    for row in rows:
+        if row[0] == 0:
+            facts = AdmissionFacts(owner=row[1], sent=int(row[2] or 0), taken=bool(row[3]))
+        else:
+            history.append((row[4], row[5], orjson.loads(row[6]), row[7].replace(tzinfo=UTC)))
+    assert facts is not None
+    history.reverse()
+    return facts, history
 
-    def __init__(self, engine: AsyncEngine, lock_namespace: int, lock_key: int) -> None:
-        self._engine = engine
-        self._lock = _PG_BEGIN_LOCKED.format(namespace=int(lock_namespace), key=int(lock_key))
-        self._conn: AsyncConnection | None = None
-        self._driver: Any = None
 
-    async def __aenter__(self) -> PgAdmission:
-        conn = await self._engine.connect()
-        self._conn = conn
-        try:
-            self._driver = (await conn.get_raw_connection()).driver_connection
-            await self._driver.execute(self._lock)
-        except BaseException:
-            await self._discard()
-            raise
-        return self
+_releasing: set[asyncio.Task[None]] = set()
 
-    async def __aexit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
-        conn, self._conn = self._conn, None
-        if conn is None:
-            return
-        try:
-            if self._driver.is_in_transaction():
-                await self._driver.execute("ROLLBACK")
-        except BaseException:
-            await conn.invalidate()
-            raise
-        finally:
-            await conn.close()
 
-    async def _discard(self) -> None:
-        conn, self._conn = self._conn, None
-        if conn is not None:
-            await conn.invalidate()
-            await conn.close()
+def _release_soon(conn: AsyncConnection) -> None:
+    """Return an idle connection (no transaction open) to the pool in a task of its own."""
+    task = asyncio.get_running_loop().create_task(conn.close())
+    _releasing.add(task)
+    task.add_done_callback(_released)
 
-    async def admit(self, new: NewMessage) -> tuple[AdmissionFacts, list[HistoryRow]]:
-        """The facts and the chat's recent history (oldest first, when it is the user's);
-        the rows are inserted only when the facts admit the message."""
-        at = truncate_ms(new.created_at.astimezone(UTC).replace(tzinfo=None))
-        since = new.since.astimezone(UTC).replace(tzinfo=None)
-        try:
-            rows = await self._driver.fetch(
-                _PG_ADMIT,
-                new.chat_id,
-                new.user_id,
-                since,
-                new.message_id,
-                new.max_per_day,
-                at,
-                new.new_chat_title,
-                new.visibility,
-                orjson.dumps(new.parts).decode(),
-                new.stream_id,
-                new.history_limit,
-            )
-        except BaseException:
-            await self._discard()
-            raise
-        facts: AdmissionFacts | None = None
-        history: list[HistoryRow] = []
-        for row in rows:
-            if row[0] == 0:
-                facts = AdmissionFacts(owner=row[1], sent=int(row[2] or 0), taken=bool(row[3]))
-            else:
-                history.append((row[4], row[5], orjson.loads(row[6]), row[7].replace(tzinfo=UTC)))
-        assert facts is not None
-        history.reverse()
-        return facts, history
 
-    async def commit(self) -> None:
-        try:
-            await self._driver.execute("COMMIT")
-        except BaseException:
-            await self._discard()
-            raise
+def _released(task: asyncio.Task[None]) -> None:
+    _releasing.discard(task)
+    if not task.cancelled() and task.exception() is not None:
+        log.warning("returning a connection to the pool failed", error=str(task.exception()))
