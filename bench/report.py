@@ -219,18 +219,21 @@ def _limits(out: list[str], data: dict[str, Any], names: dict[str, str]) -> None
     out.append(
         "- **Concurrency**: every server fails where its pinned core saturates (see the CPU "
         "columns; upstream and load generator stay far below their core). Ours pays the "
-        "per-event cost above plus a per-turn start (auth, the admission's three round trips, "
+        "per-event cost above plus a per-turn start (auth, the admission's round trip, "
         "a title call and its save, the reply with its usage and title saved in one statement "
         "at the end); with K starts inside the 1 s ramp its first-token latency climbs first "
         "(TTFT p50 column), and the late streams are late by their start, not by their pacing."
     )
     out.append(
         "- **Added time to first token**: the baselines call the upstream at once; ours first "
-        "parses and checks the body and the token, then admits the message in two PostgreSQL "
-        "round trips before the model call starts (it overlaps the third, COMMIT, and with "
-        "Redis the stream log's open). Those round trips and the framework's per-request "
-        "work (routing, dependencies) are the bulk; with Redis, the revoked-token check is one "
-        "more round trip. p99 adds the noisy machine's scheduling."
+        "parses and checks the body and the token, then admits the message in one PostgreSQL "
+        "round trip (`chatbot_api_admit_message`: the user's lock, the limit count, the "
+        "inserts and the commit, with its fsync) before the model call starts (with Redis, "
+        "the stream log's open overlaps it). That round trip, the framework's per-request work "
+        "(routing, dependencies) and the model call through aiohttp are the bulk; with Redis, "
+        "the revoked-token check is one more round trip. Every wait lets this 2-core VM's "
+        "caches go cold, which costs our many small steps more than Node's one upstream call. "
+        "p99 adds the noisy machine's scheduling."
     )
     out.append(
         "- **Memory per active stream**: RSS growth (not live-object accounting) includes "
@@ -433,10 +436,10 @@ def _ttft(
             f"\n{n // max(1, len(names))} sequential turns per server, each paired with the "
             "same request "
             "sent straight to the fake upstream just before it (added = server − direct, per "
-            "pair). Ours admits the message first: auth, then three PostgreSQL round trips "
-            "(BEGIN + the user's advisory lock; ownership, limit count, id check, history and "
-            "the inserts in one statement; COMMIT, during which the model call and the stream "
-            "log's open already start); the baselines do no I/O before calling the upstream. "
+            "pair). Ours admits the message first: auth, then one PostgreSQL round trip (a "
+            "function takes the user's advisory lock, reads ownership, the limit count, the id "
+            "check and the history, inserts and commits); the model call and the stream log's "
+            "open then start together; the baselines do no I/O before calling the upstream. "
             "The DB-less baselines receive the 20 earlier messages in the body; ours "
             "loads them from PostgreSQL.\n"
         )
