@@ -231,9 +231,9 @@ def _limits(out: list[str], data: dict[str, Any], names: dict[str, str]) -> None
         "inserts and the commit, with its fsync) before the model call starts (with Redis, "
         "the stream log's open overlaps it). That round trip, the framework's per-request work "
         "(routing, dependencies) and the model call through aiohttp are the bulk; with Redis, "
-        "the revoked-token check is one more round trip. Every wait lets this 2-core VM's "
-        "caches go cold, which costs our many small steps more than Node's one upstream call. "
-        "p99 adds the noisy machine's scheduling."
+        "the revoked-token check is one more round trip. Each wait (database, model call, "
+        "Redis) hands this 2-core VM's shared core to other work; Node's turn has one such "
+        "wait, ours several. p99 adds the noisy machine's scheduling."
     )
     out.append(
         "- **Memory per active stream**: RSS growth (not live-object accounting) includes "

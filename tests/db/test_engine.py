@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from chatbot_api.db.engine import create_engine
 from tests.db.pg import PgDatabase
 
 
-async def _backend_pid(conn: object) -> int:
-    result = await conn.execute(text("SELECT pg_backend_pid()"))  # type: ignore[attr-defined]
+async def _backend_pid(conn: AsyncConnection) -> int:
+    result = await conn.execute(text("SELECT pg_backend_pid()"))
     pid: int = result.scalar_one()
     return pid
 

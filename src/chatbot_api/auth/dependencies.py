@@ -35,7 +35,7 @@ async def optional_user(
 ) -> AuthUser | None:
     """The caller, or None. A present but invalid bearer token is a 401, never anonymous."""
     if credentials is not None:
-        settings: Settings = request.app.state.settings  # not a sub-dependency: one less per call
+        settings = await get_settings(request)  # called, not a sub-dependency: one less
         try:
             claims = decode_access_token(
                 credentials.credentials,
