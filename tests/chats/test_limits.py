@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+import uuid
 from datetime import timedelta
 from typing import Any
 
 import httpx
 import pytest
 from fastapi import FastAPI
+from sqlalchemy import insert, select
 
-from chatbot_api.chats.models import Message
+from chatbot_api.chats.models import Chat, Message, SentMessage
 from chatbot_api.core.config import Settings
 from chatbot_api.db.types import utcnow
 from tests.chats.conftest import chat_body, live_server, send, turn_overrides
@@ -89,6 +91,52 @@ async def test_post_chat_messages_of_a_deleted_chat_no_longer_count(
     assert chunks[-1]["type"] == "finish"
 
 
+async def _sent_rows(app: FastAPI) -> list[tuple[Any, ...]]:
+    async with app.state.session_factory() as session:
+        rows = await session.execute(
+            select(SentMessage.message_id, SentMessage.user_id).order_by(SentMessage.created_at)
+        )
+        return [tuple(row) for row in rows]
+
+
+async def test_sent_messages_follow_every_writers_user_messages(db: Any, app: FastAPI) -> None:
+    """What the limit counts is kept by the database for any writer (a plain INSERT, as the
+    Next.js app does): each user message gets a row naming its chat's user; assistant
+    messages none; rows older than 25 hours go at the user's next message; deleted messages
+    take their rows with them."""
+    user = await make_user(app)
+    other = await make_user(app)
+    chat = await make_chat(app, user)
+    theirs = await make_chat(app, other)
+    now = utcnow()
+
+    async def write(chat: Any, role: str, age: timedelta) -> Any:
+        row = {
+            "id": uuid.uuid4(),
+            "chat_id": chat.id,
+            "role": role,
+            "parts": [{"type": "text", "text": "hi"}],
+            "attachments": [],
+            "created_at": now - age,
+        }
+        async with app.state.engine.begin() as conn:
+            await conn.execute(insert(Message).values(**row))
+        return row["id"]
+
+    stale = await write(chat, "user", timedelta(hours=26))
+    assert await _sent_rows(app) == [(stale, user.id)]
+    kept = await write(chat, "user", timedelta(hours=24, minutes=30))
+    await write(chat, "assistant", timedelta(hours=1))
+    assert await _sent_rows(app) == [(kept, user.id)]
+    not_mine = await write(theirs, "user", timedelta(hours=30))
+    fresh = await write(chat, "user", timedelta())
+    assert await _sent_rows(app) == [(not_mine, other.id), (kept, user.id), (fresh, user.id)]
+
+    async with app.state.engine.begin() as conn:
+        await conn.execute(Message.__table__.delete().where(Message.chat_id == chat.id))
+    assert await _sent_rows(app) == [(not_mine, other.id)]
+
+
 async def test_post_chat_limit_rejection_writes_nothing(
     db: Any, app: FastAPI, client: httpx.AsyncClient
 ) -> None:
@@ -99,9 +147,7 @@ async def test_post_chat_limit_rejection_writes_nothing(
     assert response.status_code == 429
     assert await count_rows(app, Message, role="user") == 3
     async with app.state.session_factory() as session:
-        from chatbot_api.chats.models import Chat
-
-        assert await session.get(Chat, __import__("uuid").UUID(body["id"])) is None
+        assert await session.get(Chat, uuid.UUID(body["id"])) is None
 
 
 async def test_post_chat_simultaneous_requests_accept_exactly_the_limit(

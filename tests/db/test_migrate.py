@@ -5,17 +5,25 @@ from __future__ import annotations
 import asyncio
 import subprocess
 import sys
+import uuid
+from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
+from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import text
+from sqlalchemy import insert, inspect, select, text
 from sqlalchemy.engine import Connection
+from sqlalchemy.ext.asyncio import AsyncSession
 
+from chatbot_api.auth.models import User
+from chatbot_api.chats import repository
+from chatbot_api.chats.models import Chat, Message, SentMessage
 from chatbot_api.db import migrate
 from chatbot_api.db.models import Base
+from chatbot_api.db.types import utcnow
 from tests.db.pg import PgDatabase
 
 if TYPE_CHECKING:
@@ -147,3 +155,95 @@ async def test_upgrade_unreachable_database_fails_with_clear_message() -> None:
     message = str(caught.value)
     assert message.startswith("Cannot use the database postgresql+asyncpg://someone:***@")
     assert "hunter2" not in message
+
+
+async def _alembic(url: str, action: str, revision: str) -> None:
+    engine = migrate.create_engine(url)
+
+    def run(connection: Connection) -> None:
+        config = migrate.alembic_config()
+        config.attributes["connection"] = connection
+        getattr(command, action)(config, revision)
+
+    try:
+        async with engine.begin() as conn:
+            await conn.run_sync(run)
+    finally:
+        await engine.dispose()
+
+
+async def _sent_message_backfill_and_downgrade(url: str) -> None:
+    """Upgrading to 0006 records the user messages of the last 25 hours (not older ones, not
+    assistant messages); after it, the admission counts them; downgrading removes it all."""
+    await _alembic(url, "upgrade", "0005_admit_message_function")
+    user_id, chat_id = uuid.uuid4(), uuid.uuid4()
+    now = utcnow()
+    ages = {"user": [timedelta(hours=2), timedelta(hours=30)], "assistant": [timedelta(hours=1)]}
+    recent = uuid.uuid4()
+    engine = migrate.create_engine(url)
+    try:
+        async with engine.begin() as conn:
+            await conn.execute(insert(User).values(id=user_id, email="a@b.c"))
+            await conn.execute(
+                insert(Chat).values(
+                    id=chat_id, created_at=now, title="t", user_id=user_id, visibility="private"
+                )
+            )
+            for role, role_ages in ages.items():
+                for age in role_ages:
+                    await conn.execute(
+                        insert(Message).values(
+                            id=recent if age == timedelta(hours=2) else uuid.uuid4(),
+                            chat_id=chat_id,
+                            role=role,
+                            parts=[],
+                            attachments=[],
+                            created_at=now - age,
+                        )
+                    )
+        await _alembic(url, "upgrade", "head")
+        async with engine.connect() as conn:
+            rows = (await conn.execute(select(SentMessage.message_id, SentMessage.user_id))).all()
+            assert [tuple(row) for row in rows] == [(recent, user_id)]
+        async with AsyncSession(engine) as session:
+            since = now - timedelta(hours=24)
+            assert await repository.count_user_messages_since(session, user_id, since) == 1
+
+        await _alembic(url, "downgrade", "0005_admit_message_function")
+        async with engine.connect() as conn:
+            tables = await conn.run_sync(lambda sync: inspect(sync).get_table_names())
+            assert "SentMessage" not in tables
+            await conn.execute(  # the trigger went with it: inserts work as before
+                insert(Message).values(
+                    id=uuid.uuid4(),
+                    chat_id=chat_id,
+                    role="user",
+                    parts=[],
+                    attachments=[],
+                    created_at=now,
+                )
+            )
+            await conn.commit()
+    finally:
+        await engine.dispose()
+
+
+async def test_sent_message_migration_on_sqlite(tmp_path: Path) -> None:
+    await _sent_message_backfill_and_downgrade(f"sqlite+aiosqlite:///{tmp_path / 'chatbot.db'}")
+
+
+async def test_sent_message_migration_on_postgres(empty_pg: PgDatabase) -> None:
+    await _sent_message_backfill_and_downgrade(empty_pg.url)
+    rows = await empty_pg.fetch(
+        "SELECT prosrc FROM pg_proc WHERE proname = 'chatbot_api_admit_message'"
+    )
+    assert len(rows) == 1
+    assert '"SentMessage"' not in rows[0]["prosrc"]  # 0005's function is back
+    assert not await empty_pg.fetch(
+        "SELECT 1 FROM pg_proc WHERE proname = 'chatbot_api_record_sent_message'"
+    )
+    await _alembic(empty_pg.url, "upgrade", "head")
+    rows = await empty_pg.fetch(
+        "SELECT prosrc FROM pg_proc WHERE proname = 'chatbot_api_admit_message'"
+    )
+    assert '"SentMessage"' in rows[0]["prosrc"]  # and 0006's counts from the new table

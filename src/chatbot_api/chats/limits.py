@@ -9,7 +9,7 @@ from sqlalchemy import Integer, bindparam, func, literal, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from chatbot_api.chats import repository
-from chatbot_api.chats.models import Chat, Message
+from chatbot_api.chats.models import SentMessage
 from chatbot_api.core.errors import RateLimited
 from chatbot_api.db.types import utcnow
 
@@ -76,8 +76,8 @@ async def _oldest_user_message_since(
     session: AsyncSession, user_id: uuid.UUID, since: datetime
 ) -> datetime | None:
     oldest: datetime | None = await session.scalar(
-        select(func.min(Message.created_at))
-        .join(Chat, Chat.id == Message.chat_id)
-        .where(Chat.user_id == user_id, Message.role == "user", Message.created_at >= since)
+        select(func.min(SentMessage.created_at)).where(
+            SentMessage.user_id == user_id, SentMessage.created_at >= since
+        )
     )
     return oldest

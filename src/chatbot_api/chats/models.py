@@ -141,3 +141,21 @@ class MessageUsage(Base):
         "cachedInputTokens", Integer, nullable=True
     )
     created_at: Mapped[datetime] = mapped_column("createdAt", UTCDateTime, default=utcnow)
+
+
+class SentMessage(Base):
+    """Ours: a user message of the last day, for the daily limit's count (one index range per
+    user). Written by a trigger on "Message_v2" for every writer, which also deletes the
+    user's rows older than 25 hours; deleted with the message (migration 0006)."""
+
+    __tablename__ = "SentMessage"
+    __table_args__ = (
+        PrimaryKeyConstraint("messageId", name="SentMessage_messageId_pk"),
+        Index("SentMessage_userId_createdAt_idx", "userId", "createdAt"),
+    )
+
+    message_id: Mapped[uuid.UUID] = mapped_column(
+        "messageId", Uuid, ForeignKey("Message_v2.id", ondelete="CASCADE")
+    )
+    user_id: Mapped[uuid.UUID] = mapped_column("userId", Uuid)
+    created_at: Mapped[datetime] = mapped_column("createdAt", UTCDateTime)

@@ -24,7 +24,15 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from chatbot_api.chats.models import Chat, LegacyMessage, LegacyVote, Message, Stream, Vote
+from chatbot_api.chats.models import (
+    Chat,
+    LegacyMessage,
+    LegacyVote,
+    Message,
+    SentMessage,
+    Stream,
+    Vote,
+)
 from chatbot_api.db.types import iso_ms_text, uuid_text
 
 # Keep IN-lists well below the bind-parameter limits of asyncpg and SQLite.
@@ -237,11 +245,10 @@ async def delete_messages_from(
 async def count_user_messages_since(
     session: AsyncSession, user_id: uuid.UUID, since: datetime
 ) -> int:
-    """User-role messages the user sent in their chats since `since` (the daily limit)."""
+    """User-role messages the user sent in their chats since `since` (the daily limit): one
+    index range of "SentMessage" (kept by a trigger for the last 25 hours)."""
     count = await session.scalar(
-        select(func.count(Message.id))
-        .join(Chat, Chat.id == Message.chat_id)
-        .where(Chat.user_id == user_id, Message.role == "user", Message.created_at >= since)
+        select(func.count()).where(SentMessage.user_id == user_id, SentMessage.created_at >= since)
     )
     return int(count or 0)
 

@@ -30,7 +30,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from chatbot_api.chats.models import Chat, Message, MessageUsage, Stream
+from chatbot_api.chats.models import Chat, Message, MessageUsage, SentMessage, Stream
 from chatbot_api.db.types import truncate_ms
 
 log = structlog.get_logger(__name__)
@@ -39,12 +39,10 @@ log = structlog.get_logger(__name__)
 # compiled form in SQLAlchemy's cache: no per-call construction or cache-key walk.
 _OWNER = select(Chat.user_id).where(Chat.id == bindparam("chat_id")).scalar_subquery()
 _SENT = (
-    select(func.count(Message.id))
-    .join(Chat, Chat.id == Message.chat_id)
+    select(func.count())
     .where(
-        Chat.user_id == bindparam("user_id"),
-        Message.role == "user",
-        Message.created_at >= bindparam("since", type_=Message.created_at.type),
+        SentMessage.user_id == bindparam("user_id"),
+        SentMessage.created_at >= bindparam("since", type_=SentMessage.created_at.type),
     )
     .scalar_subquery()
 )
