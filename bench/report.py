@@ -227,13 +227,14 @@ def _limits(out: list[str], data: dict[str, Any], names: dict[str, str]) -> None
     out.append(
         "- **Added time to first token**: the baselines call the upstream at once; ours first "
         "parses and checks the body and the token, then admits the message in one PostgreSQL "
-        "round trip (`chatbot_api_admit_message`: the user's lock, the limit count, the "
-        "inserts and the commit, with its fsync) before the model call starts (with Redis, "
-        "the stream log's open overlaps it). That round trip, the framework's per-request work "
-        "(routing, dependencies) and the model call through aiohttp are the bulk; with Redis, "
-        "the revoked-token check is one more round trip. Each wait (database, model call, "
-        "Redis) hands this 2-core VM's shared core to other work; Node's turn has one such "
-        "wait, ours several. p99 adds the noisy machine's scheduling."
+        "round trip (`chatbot_api_admit_message`: the user's lock, the limit count over one "
+        "index range of `SentMessage`, the inserts and the commit, with its fsync) before the "
+        "model call starts (the stream log then opens while the model answers). That round "
+        "trip, the framework's per-request work (routing, dependencies) and the model call "
+        "through aiohttp are the bulk; with Redis, the revoked-token check is one more round "
+        "trip. Each wait (database, model call, Redis) hands this 2-core VM's shared core to "
+        "other work; Node's turn has one such wait, ours several. p99 adds the noisy "
+        "machine's scheduling."
     )
     out.append(
         "- **Memory per active stream**: RSS growth (not live-object accounting) includes "
@@ -438,8 +439,9 @@ def _ttft(
             "sent straight to the fake upstream just before it (added = server − direct, per "
             "pair). Ours admits the message first: auth, then one PostgreSQL round trip (a "
             "function takes the user's advisory lock, reads ownership, the limit count, the id "
-            "check and the history, inserts and commits); the model call and the stream log's "
-            "open then start together; the baselines do no I/O before calling the upstream. "
+            "check and the history, inserts and commits); the model request then goes out "
+            "first, and the stream log opens while the model answers; the baselines do no I/O "
+            "before calling the upstream. "
             "The DB-less baselines receive the 20 earlier messages in the body; ours "
             "loads them from PostgreSQL.\n"
         )

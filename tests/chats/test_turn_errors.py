@@ -279,6 +279,8 @@ async def test_turn_that_cannot_start_after_admission_leaves_nothing_live(
     resumed = await client.get(f"/api/chat/{chat.id}/stream", headers=user.headers)
     assert resumed.status_code == 204
     await asyncio.sleep(0.2)
+    if db.backend == "postgresql":  # the admission's connection went back to the pool
+        assert app.state.engine.sync_engine.pool.checkedout() == 0
     assert "assistant" not in [m.role for m in await stored_messages(app, chat.id)]
     response, chunks = await send(client, user, chat_body(chat_id=chat.id))
     assert response.status_code == 200

@@ -42,9 +42,10 @@ async def test_admission_counts_across_chats_commits_and_holds_nothing(
                 visibility="private",
             )
             key = limits.user_lock_key(user_id)
-            facts, history = await turn_store.admit_message_pg(
+            facts, history, release = await turn_store.admit_message_pg(
                 engine, limits.USER_LOCK_NAMESPACE, key, new
             )
+            release()  # the pool holds one connection: the next call needs it back
             sent.append(facts.sent)
             owners.append(facts.owner)
             histories.append([row[2][0]["text"] for row in history])

@@ -62,46 +62,27 @@ async def _admit_pg(
     engine: AsyncEngine, deps: TurnDeps, user: AuthUser, request: ChatRequest, spec: _TurnSpec
 ) -> Turn:
     """PostgreSQL: one round trip admits and commits (turn_store.admit_message_pg); then the
-    turn starts (its model call goes out) while the stream log opens, and its chunks wait for
-    the log (`attach`)."""
-    message = request.message
-    assert message is not None
-    settings = deps.settings
-    now = utcnow()
-    limit = settings.max_messages_per_day(user.type)
-    new = turn_store.NewMessage(
-        user_id=user.id,
-        chat_id=request.chat_id,
-        message_id=message.id,
-        parts=message.ui_parts(),
-        stream_id=uuid.uuid4(),
-        created_at=now,
-        since=now - limits.WINDOW,
-        max_per_day=limit,
-        history_limit=settings.chat_max_history_messages - 1,
-        new_chat_title=NEW_CHAT_TITLE,
-        visibility=request.visibility,
-    )
+    turn starts and its model request goes out before anything else; the stream log opens
+    while the model answers, and the turn's chunks wait for it (`attach`)."""
+    new = _new_message(deps, user, request)
     try:
         lock = limits.user_lock_key(user.id)
-        facts, rows = await turn_store.admit_message_pg(
+        facts, rows, release = await turn_store.admit_message_pg(
             engine, limits.USER_LOCK_NAMESPACE, lock, new
         )
     except (SQLAlchemyError, asyncpg.PostgresError, asyncpg.InterfaceError, OSError) as exc:
         raise database_error(exc) from exc
-    await _refuse(deps, facts, user, limit, since=new.since)
-    stream_key = str(new.stream_id)
-    # The log's open (a Redis round trip) and the turn's model call go out together.
-    opening = asyncio.ensure_future(open_stream_log(deps, stream_key, str(new.chat_id)))
     try:
-        turn = _start(deps, user, request, spec, facts, rows, new.stream_id, new.parts, now)
-    except BaseException:
-        await asyncio.wait([opening])
-        if not opening.cancelled() and opening.exception() is None:
-            await deps.stream_log.close(stream_key)
-        raise
+        await _refuse(deps, facts, user, new.max_per_day, since=new.since)
+        turn = _start(deps, user, request, spec, facts.owner is None, rows, new)
+    finally:
+        release()  # queued behind the turn's task
     try:
-        await opening
+        # The turn's task runs first and sends the model request; then the connection goes
+        # back to the pool and the log opens (with Redis, a round trip) while the model
+        # answers.
+        await asyncio.sleep(0)
+        await open_stream_log(deps, turn.stream_key, str(new.chat_id))
     except BaseException:
         turn.abandon()
         raise
@@ -134,38 +115,31 @@ async def _admit_in_session(
 async def _admit_message(
     session: AsyncSession, deps: TurnDeps, user: AuthUser, request: ChatRequest, spec: _TurnSpec
 ) -> Turn:
-    message = request.message
-    assert message is not None
-    settings = deps.settings
-    now = utcnow()
-    since = now - limits.WINDOW
+    new = _new_message(deps, user, request)
     # One writer per user at a time: the count below stays exact until the commit.
     await limits.lock_user_messages(session, user.id)
     conn = await session.connection()
     facts, rows = await turn_store.admission_facts_and_history(
         conn,
         user_id=user.id,
-        chat_id=request.chat_id,
-        message_id=message.id,
-        since=since,
-        limit=settings.chat_max_history_messages - 1,
+        chat_id=new.chat_id,
+        message_id=new.message_id,
+        since=new.since,
+        limit=new.history_limit,
     )
-    limit = settings.max_messages_per_day(user.type)
-    await _refuse(deps, facts, user, limit, since=since, session=session)
-    stream_id = uuid.uuid4()
-    parts = message.ui_parts()
-    turn = _start(deps, user, request, spec, facts, rows, stream_id, parts, now)
+    await _refuse(deps, facts, user, new.max_per_day, since=new.since, session=session)
+    turn = _start(deps, user, request, spec, facts.owner is None, rows, new)
     rows_in = turn_store.NewTurnRows(
-        chat=_chat_row(request, user, now) if facts.owner is None else None,
+        chat=_chat_row(request, user, new.created_at) if facts.owner is None else None,
         message={
-            "id": message.id,
-            "chatId": request.chat_id,
+            "id": new.message_id,
+            "chatId": new.chat_id,
             "role": "user",
-            "parts": parts,
+            "parts": new.parts,
             "attachments": [],
-            "createdAt": now,
+            "createdAt": new.created_at,
         },
-        stream={"id": stream_id, "chatId": request.chat_id, "createdAt": now},
+        stream={"id": new.stream_id, "chatId": new.chat_id, "createdAt": new.created_at},
     )
     try:
         await turn_store.insert_turn(conn, rows_in)
@@ -173,6 +147,26 @@ async def _admit_message(
         turn.abandon()
         raise
     return turn
+
+
+def _new_message(deps: TurnDeps, user: AuthUser, request: ChatRequest) -> turn_store.NewMessage:
+    message = request.message
+    assert message is not None
+    settings = deps.settings
+    now = utcnow()
+    return turn_store.NewMessage(
+        user_id=user.id,
+        chat_id=request.chat_id,
+        message_id=message.id,
+        parts=message.ui_parts(),
+        stream_id=uuid.uuid4(),
+        created_at=now,
+        since=now - limits.WINDOW,
+        max_per_day=settings.max_messages_per_day(user.type),
+        history_limit=settings.chat_max_history_messages - 1,
+        new_chat_title=NEW_CHAT_TITLE,
+        visibility=request.visibility,
+    )
 
 
 async def _refuse(
@@ -203,21 +197,17 @@ def _start(
     user: AuthUser,
     request: ChatRequest,
     spec: _TurnSpec,
-    facts: turn_store.AdmissionFacts,
+    new_chat: bool,
     rows: list[turn_store.HistoryRow],
-    stream_id: uuid.UUID,
-    parts: list[dict[str, Any]],
-    now: datetime,
+    new: turn_store.NewMessage,
 ) -> Turn:
-    """The admitted turn, started early: its model call runs, its chunks are held."""
-    message = request.message
-    assert message is not None
+    """The turn, started early: its model call runs, its chunks are held until `attach`."""
     history = [ui_message(*row) for row in rows]
-    history.append(ui_message(message.id, "user", parts, now))
+    history.append(ui_message(new.message_id, "user", new.parts, new.created_at))
     turn = Turn(
         deps,
         TurnPlan(
-            stream_id=stream_id,
+            stream_id=new.stream_id,
             chat_id=request.chat_id,
             user_id=user.id,
             model_id=spec.model_id,
@@ -228,7 +218,7 @@ def _start(
             history=history,
             reply_id=uuid.uuid4(),
             continuing=None,
-            title_parts=parts if facts.owner is None else None,
+            title_parts=new.parts if new_chat else None,
         ),
         early=True,
     )

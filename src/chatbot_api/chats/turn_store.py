@@ -5,7 +5,9 @@ admitted in one round trip (`admit_message_pg`)."""
 from __future__ import annotations
 
 import asyncio
+import functools
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -248,11 +250,14 @@ class NewMessage:
 
 async def admit_message_pg(
     engine: AsyncEngine, lock_namespace: int, lock_key: int, new: NewMessage
-) -> tuple[AdmissionFacts, list[HistoryRow]]:
+) -> tuple[AdmissionFacts, list[HistoryRow], Callable[[], None]]:
     """The facts and the chat's recent history (oldest first, when it is the user's), in one
     round trip on a pooled connection's asyncpg driver connection (no SQLAlchemy statement
     machinery on the hot path); the rows are inserted and committed only when the facts admit
-    the message. A connection that fails during the call is in doubt: discarded, not reused."""
+    the message. A connection that fails during the call is in doubt: discarded, not reused.
+
+    The connection is idle (committed) when this returns; the caller hands it back with the
+    returned `release` (a task of its own, so it can queue behind the turn's model call)."""
     at = truncate_ms(new.created_at.astimezone(UTC).replace(tzinfo=None))
     since = new.since.astimezone(UTC).replace(tzinfo=None)
     conn = await engine.connect()
@@ -278,17 +283,22 @@ async def admit_message_pg(
         await conn.invalidate()
         await conn.close()
         raise
-    _release_soon(conn)  # back to the pool off the path to the first token
-    facts: AdmissionFacts | None = None
-    history: list[HistoryRow] = []
-    for row in rows:
-        if row[0] == 0:
-            facts = AdmissionFacts(owner=row[1], sent=int(row[2] or 0), taken=bool(row[3]))
-        else:
-            history.append((row[4], row[5], orjson.loads(row[6]), row[7].replace(tzinfo=UTC)))
-    assert facts is not None
+    release = functools.partial(_release_soon, conn)
+    try:
+        facts: AdmissionFacts | None = None
+        history: list[HistoryRow] = []
+        for row in rows:
+            if row[0] == 0:
+                facts = AdmissionFacts(owner=row[1], sent=int(row[2] or 0), taken=bool(row[3]))
+            else:
+                parts = orjson.loads(row[6])
+                history.append((row[4], row[5], parts, row[7].replace(tzinfo=UTC)))
+        assert facts is not None  # the function's first row, always
+    except BaseException:
+        release()
+        raise
     history.reverse()
-    return facts, history
+    return facts, history, release
 
 
 _releasing: set[asyncio.Task[None]] = set()
