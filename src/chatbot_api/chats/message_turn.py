@@ -1,5 +1,6 @@
 """The common chat turn, a new user message: admitted in the fewest statements, its model call
-started while the rows are being committed (nothing of it is visible before the commit)."""
+started as early as the database allows (before the commit on SQLite, right after the one
+admitting round trip on PostgreSQL); nothing of it is visible before the commit."""
 
 from __future__ import annotations
 
@@ -42,8 +43,8 @@ async def start_message_turn(
     hints: prompts.RequestHints,
 ) -> str:
     """The common turn, a new user message: under the user's lock one read answers ownership,
-    the limit and the id and brings the recent history; the model call starts while the rows
-    are committed (its chunks are held back until then)."""
+    the limit and the id and brings the recent history; the model call starts as soon as the
+    facts admit the message (its chunks are held back until the commit and the log)."""
     engine = deps.engine
     admit = _admit_pg if engine.dialect.name == "postgresql" else _admit_in_session
     turn = await admit(engine, deps, user, request, _TurnSpec(model_id, resolved, hints))
