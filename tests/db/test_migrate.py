@@ -174,7 +174,8 @@ async def _alembic(url: str, action: str, revision: str) -> None:
 
 async def _sent_message_backfill_and_downgrade(url: str) -> None:
     """Upgrading to 0006 records the user messages of the last 25 hours (not older ones, not
-    assistant messages); after it, the admission counts them; downgrading removes it all."""
+    assistant messages); after it, the daily count (`count_user_messages_since`) sees them;
+    downgrading removes it all."""
     await _alembic(url, "upgrade", "0005_admit_message_function")
     user_id, chat_id = uuid.uuid4(), uuid.uuid4()
     now = utcnow()
