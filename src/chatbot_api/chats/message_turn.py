@@ -82,12 +82,21 @@ async def _admit_pg(
         # The turn's task runs first and sends the model request; then the connection goes
         # back to the pool and the log opens (with Redis, a round trip) while the model
         # answers.
-        await asyncio.sleep(0)
+        await _let_model_request_out()
         await open_stream_log(deps, turn.stream_key, str(new.chat_id))
     except BaseException:
         turn.abandon()
         raise
     return turn
+
+
+async def _let_model_request_out() -> None:
+    """Two turns of the event loop: in the first the turn's task builds the model request
+    and aiohttp buffers its head; aiohttp (before Python 3.12's eager tasks) writes the body
+    from a task of its own, scheduled behind this one, which runs in the second. Without it,
+    the request would reach the wire only after this request's remaining work."""
+    await asyncio.sleep(0)
+    await asyncio.sleep(0)
 
 
 async def _admit_in_session(
