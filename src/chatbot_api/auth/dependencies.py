@@ -68,11 +68,20 @@ def require_user(surface: str) -> object:
     """A dependency that answers 401 `unauthorized:<surface>` when nobody is signed in."""
 
     async def dependency(user: OptionalUser) -> AuthUser:
-        if user is None:
-            raise AppError(code=f"unauthorized:{surface}")
-        return user
+        return signed_in(user, surface)
 
     return Depends(dependency)
+
+
+def signed_in(user: AuthUser | None, surface: str) -> AuthUser:
+    if user is None:
+        raise AppError(code=f"unauthorized:{surface}")
+    return user
+
+
+async def authenticate(request: Request, surface: str) -> AuthUser:
+    """What `require_user(surface)` resolves, called directly (no dependency machinery)."""
+    return signed_in(await optional_user(request, await bearer_scheme(request)), surface)
 
 
 CurrentUser = Annotated[AuthUser, require_user("auth")]

@@ -212,8 +212,8 @@ def _start(
     new: turn_store.NewMessage,
 ) -> Turn:
     """The turn, started early: its model call runs, its chunks are held until `attach`."""
-    history = [ui_message(*row) for row in rows]
-    history.append(ui_message(new.message_id, "user", new.parts, new.created_at))
+    history = [context_message(row[1], row[2]) for row in rows]
+    history.append(context_message("user", new.parts))
     turn = Turn(
         deps,
         TurnPlan(
@@ -246,10 +246,16 @@ def _chat_row(request: ChatRequest, user: AuthUser, now: datetime) -> dict[str, 
     }
 
 
+def context_message(role: str, parts: list[dict[str, Any]]) -> dict[str, Any]:
+    """A stored message as the model's context takes it: its role and parts (the model is
+    shown neither ids nor times)."""
+    return {"role": role, "parts": parts}
+
+
 def ui_message(
     id: uuid.UUID, role: str, parts: list[dict[str, Any]], created_at: datetime
 ) -> dict[str, Any]:
-    """A stored message as the model's context takes it (a UI message)."""
+    """A stored message as a UI message (the one an approval continuation writes on)."""
     return {
         "id": str(id),
         "role": role,

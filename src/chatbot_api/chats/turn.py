@@ -59,7 +59,7 @@ class TurnPlan:
     upstream_model: str
     system: str
     reasoning: bool
-    history: list[dict[str, Any]]  # UI messages before the reply, oldest first
+    history: list[dict[str, Any]]  # {role, parts} of the messages before the reply, oldest first
     reply_id: uuid.UUID
     continuing: dict[str, Any] | None  # the stored assistant message an approval continues
     title_parts: list[dict[str, Any]] | None  # first user message of a new chat

@@ -19,6 +19,7 @@ from chatbot_api.chats import limits, repository
 from chatbot_api.chats.chat_request import ChatRequest, ClientMessageIn, UserMessageIn
 from chatbot_api.chats.message_turn import (
     NEW_CHAT_TITLE,
+    context_message,
     is_message_turn,
     start_message_turn,
     ui_message,
@@ -216,7 +217,9 @@ def _plan(
     stored = admitted.stored
     if continuing is not None:
         stored = stored[: next(i for i, m in enumerate(stored) if str(m.id) == continuing["id"])]
-    history = [_ui(m) for m in stored[-deps.settings.chat_max_history_messages :]]
+    history = [
+        context_message(m.role, m.parts) for m in stored[-deps.settings.chat_max_history_messages :]
+    ]
     first_user = next((m for m in admitted.stored if m.role == "user"), None)
     return TurnPlan(
         stream_id=admitted.stream_id,

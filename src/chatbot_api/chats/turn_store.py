@@ -143,7 +143,8 @@ class AdmissionFacts:
 
 
 HistoryRow = tuple[uuid.UUID, str, list[dict[str, Any]], datetime]
-"""(id, role, parts, createdAt) of a stored message, as the model's context needs it."""
+"""(id, role, parts, createdAt) of a stored message: id and time order the history, the
+model is shown role and parts."""
 
 
 async def admission_facts_and_history(
