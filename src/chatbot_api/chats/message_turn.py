@@ -10,7 +10,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-import asyncpg  # type: ignore[import-untyped]
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
@@ -21,7 +20,7 @@ from chatbot_api.chats import limits, turn_store
 from chatbot_api.chats.chat_request import ChatRequest
 from chatbot_api.chats.turn import Turn, TurnDeps, TurnPlan, open_stream_log
 from chatbot_api.core.errors import AppError, ChatForbidden, DatabaseError
-from chatbot_api.db.session import database_error
+from chatbot_api.db.session import DRIVER_ERRORS, database_error
 from chatbot_api.db.types import iso_ms, utcnow
 
 NEW_CHAT_TITLE = "New chat"
@@ -71,7 +70,7 @@ async def _admit_pg(
         facts, rows, release = await turn_store.admit_message_pg(
             engine, limits.USER_LOCK_NAMESPACE, lock, new
         )
-    except (SQLAlchemyError, asyncpg.PostgresError, asyncpg.InterfaceError, OSError) as exc:
+    except (SQLAlchemyError, *DRIVER_ERRORS, OSError) as exc:
         raise database_error(exc) from exc
     try:
         await _refuse(deps, facts, user, new.max_per_day, since=new.since)

@@ -31,6 +31,8 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.pool import PoolProxiedConnection
+from sqlalchemy.util import greenlet_spawn
 
 from chatbot_api.chats.models import Chat, Message, MessageUsage, SentMessage, Stream
 from chatbot_api.db.types import truncate_ms
@@ -261,9 +263,9 @@ async def admit_message_pg(
     returned `release` (a task of its own, so it can queue behind the turn's model call)."""
     at = truncate_ms(new.created_at.astimezone(UTC).replace(tzinfo=None))
     since = new.since.astimezone(UTC).replace(tzinfo=None)
-    conn = await engine.connect()
+    conn = await engine.raw_connection()  # the pool's connection, without a Connection
     try:
-        driver: Any = (await conn.get_raw_connection()).driver_connection
+        driver: Any = conn.driver_connection
         rows = await driver.fetch(
             _PG_ADMIT,
             lock_namespace,
@@ -281,8 +283,7 @@ async def admit_message_pg(
             new.history_limit,
         )
     except BaseException:
-        await conn.invalidate()
-        await conn.close()
+        await greenlet_spawn(_discard, conn)
         raise
     release = functools.partial(_release_soon, conn)
     try:
@@ -305,9 +306,14 @@ async def admit_message_pg(
 _releasing: set[asyncio.Task[None]] = set()
 
 
-def _release_soon(conn: AsyncConnection) -> None:
+def _discard(conn: PoolProxiedConnection) -> None:
+    conn.invalidate()
+    conn.close()
+
+
+def _release_soon(conn: PoolProxiedConnection) -> None:
     """Return an idle connection (no transaction open) to the pool in a task of its own."""
-    task = asyncio.get_running_loop().create_task(conn.close())
+    task = asyncio.get_running_loop().create_task(greenlet_spawn(conn.close))
     _releasing.add(task)
     task.add_done_callback(_released)
 

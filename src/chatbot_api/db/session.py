@@ -38,6 +38,11 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
             raise
 
 
+# What asyncpg raises where its connection is used directly (a lost connection can surface as
+# an internal state error when the server ended it between two statements).
+DRIVER_ERRORS = (asyncpg.PostgresError, asyncpg.InterfaceError, asyncpg.InternalClientError)
+
+
 def database_error(exc: Exception) -> AppError:
     """Constraint and data errors are the caller's (400); a lost connection is ours (503).
     SQLAlchemy's errors, or asyncpg's where the driver connection is used directly."""
