@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -75,13 +76,13 @@ async def _admit_pg(
     try:
         await _refuse(deps, facts, user, new.max_per_day, since=new.since)
         turn = _start(deps, user, request, spec, facts.owner is None, rows, new)
-    finally:
-        release()  # queued behind the turn's task
+    except BaseException:
+        release()
+        raise
     try:
-        # The turn's task runs first and sends the model request; then the connection goes
-        # back to the pool and the log opens (with Redis, a round trip) while the model
-        # answers.
-        await _let_model_request_out()
+        # The model request goes out first; then the connection goes back to the pool and
+        # the log opens (with Redis, a round trip) while the model answers.
+        await _let_model_request_out(release)
         await open_stream_log(deps, turn.stream_key, str(new.chat_id))
     except BaseException:
         turn.abandon()
@@ -89,13 +90,17 @@ async def _admit_pg(
     return turn
 
 
-async def _let_model_request_out() -> None:
-    """Two turns of the event loop: in the first the turn's task builds the model request
-    and aiohttp buffers its head; aiohttp (before Python 3.12's eager tasks) writes the body
-    from a task of its own, scheduled behind this one, which runs in the second. Without it,
-    the request would reach the wire only after this request's remaining work."""
-    await asyncio.sleep(0)
-    await asyncio.sleep(0)
+async def _let_model_request_out(then: Callable[[], None]) -> None:
+    """Two turns of the event loop, then `then()`: in the first the turn's task builds the
+    model request and aiohttp buffers its head; aiohttp (before Python 3.12's eager tasks)
+    writes the body from a task of its own, scheduled behind this one, which runs in the
+    second, ahead of whatever `then` schedules. Without them, the request would reach the
+    wire only after this request's remaining work."""
+    try:
+        await asyncio.sleep(0)
+        await asyncio.sleep(0)
+    finally:
+        then()
 
 
 async def _admit_in_session(
