@@ -235,9 +235,9 @@ def _limits(out: list[str], data: dict[str, Any], names: dict[str, str]) -> None
         "per-request work (~0.3 ms: uvicorn, the middleware, routing; the chat route resolves "
         "its inputs itself) and the model call through aiohttp (~0.25 ms each way, beside "
         "the upstream's own time) are the bulk; with Redis, the revoked-token check is one "
-        "more round trip. Each wait (database, model call, Redis) hands this 2-core VM's shared core to "
-        "other work; Node's turn has one such wait, ours several. p99 adds the noisy "
-        "machine's scheduling."
+        "more round trip. Each wait (database, model call, Redis) hands this 2-core VM's "
+        "shared core to other work; Node's turn has one such wait, ours several. p99 adds the "
+        "noisy machine's scheduling."
     )
     out.append(
         "- **Memory per active stream**: RSS growth (not live-object accounting) includes "
