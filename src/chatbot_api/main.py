@@ -72,7 +72,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.turn_tasks = TurnTasks()  # chat turns run detached from their requests
         llm_http = create_llm_session()  # LLM streams: their own client (aiohttp)
         app.state.models = build_registry(settings, llm_http)
-        install_auth(app.state, settings, redis)
+        revoked = install_auth(app.state, settings, redis)
         log.info(
             "started",
             version=__version__,
@@ -91,6 +91,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             await app.state.models.aclose()
             await llm_http.close()
             await app.state.stream_log.aclose()
+            if revoked is not None:
+                await revoked.aclose()
             await app.state.storage.aclose()
             await http.aclose()
             if redis is not None:

@@ -1,15 +1,25 @@
 """Denylist of access-token ids (`jti`) until their expiry: in memory, or in Redis for all
-workers."""
+workers (mirrored in each worker's memory, so that checking a token costs no round trip)."""
 
 from __future__ import annotations
 
+import asyncio
 import time
+import uuid
+from collections.abc import AsyncIterator
 from datetime import datetime
-from typing import Protocol
+from typing import Protocol, cast
 
+import structlog
 from redis.asyncio import Redis
 
+from chatbot_api.core.redis import listen, stop_task
+
+log = structlog.get_logger(__name__)
+
 _PURGE_EVERY = 256
+ACK_TIMEOUT = 1.0  # the longest a revocation waits for the other workers to have it
+_SCAN_COUNT = 1000
 
 
 class RevokedTokens(Protocol):
@@ -26,28 +36,161 @@ class MemoryRevokedTokens:
         self._writes = 0
 
     async def is_revoked(self, jti: str) -> bool:
+        return self.has(jti)
+
+    async def revoke(self, jti: str, until: datetime) -> None:
+        self.add(jti, until.timestamp())
+
+    def has(self, jti: str) -> bool:
         until = self._until.get(jti)
         return until is not None and until > time.time()
 
-    async def revoke(self, jti: str, until: datetime) -> None:
+    def add(self, jti: str, until: float) -> None:
         self._writes += 1
         if self._writes % _PURGE_EVERY == 0:
             now = time.time()
             self._until = {k: v for k, v in self._until.items() if v > now}
-        self._until[jti] = until.timestamp()
+        self._until[jti] = until
+
+
+class _Acks:
+    """The acknowledgements of one revocation, counted until the number expected is known."""
+
+    def __init__(self) -> None:
+        self.received = 0
+        self.expected: int | None = None
+        self.complete = asyncio.Event()
+
+    def add(self) -> None:
+        self.received += 1
+        self._check()
+
+    def expect(self, count: int) -> None:
+        self.expected = count
+        self._check()
+
+    def _check(self) -> None:
+        if self.expected is not None and self.received >= self.expected:
+            self.complete.set()
 
 
 class RedisRevokedTokens:
-    """One key per revoked token, expiring with the token (`SET key 1 EXAT exp`)."""
+    """Revoked token ids in Redis, one key each (`SET key 1 EXAT exp`): the truth every worker
+    shares. Each worker mirrors them in memory and answers `is_revoked` from the mirror.
 
-    def __init__(self, redis: Redis, key_prefix: str) -> None:
+    - `revoke` sets the key and publishes the id. Every subscribed worker adds it to its mirror
+      and acknowledges; `revoke` returns once all have (or after ACK_TIMEOUT, logged). So a
+      request any worker answers after a logout sees the revocation.
+    - A worker mirrors only while its subscription is confirmed: it subscribes first, then
+      loads every revoked key (SCAN). Until then, and from the moment the subscription is
+      lost until it is back and reloaded, it asks Redis (EXISTS) per request.
+    """
+
+    def __init__(self, redis: Redis, key_prefix: str, *, ack_timeout: float = ACK_TIMEOUT) -> None:
         self._redis = redis
         self._prefix = f"{key_prefix}revoked-token:"
+        self._channel = f"{key_prefix}revoked-tokens".encode()
+        self._ack_channel = f"{key_prefix}revoked-tokens-ack".encode()
+        self._ack_timeout = ack_timeout
+        self._mirror = MemoryRevokedTokens()
+        self._mirroring = False
+        self._acks: dict[str, _Acks] = {}
+        self._listener: asyncio.Task[None] | None = None
+
+    @property
+    def mirroring(self) -> bool:
+        """Whether `is_revoked` answers from memory (the subscription is live and loaded)."""
+        return self._mirroring
 
     async def is_revoked(self, jti: str) -> bool:
+        if self._mirroring:
+            return self._mirror.has(jti)
+        self.start()
         return bool(await self._redis.exists(self._prefix + jti))
 
     async def revoke(self, jti: str, until: datetime) -> None:
         expires = int(until.timestamp()) + 1
-        if expires > time.time():
-            await self._redis.set(self._prefix + jti, b"1", exat=expires)
+        if expires <= time.time():
+            return
+        self._mirror.add(jti, expires)
+        self.start()
+        nonce = uuid.uuid4().hex
+        acks = self._acks[nonce] = _Acks()
+        try:
+            async with self._redis.pipeline(transaction=False) as pipe:
+                pipe.set(self._prefix + jti, b"1", exat=expires)
+                pipe.publish(self._channel, f"{jti} {expires} {nonce}".encode())
+                _, receivers = await pipe.execute()
+            acks.expect(int(receivers))
+            try:
+                await asyncio.wait_for(acks.complete.wait(), self._ack_timeout)
+            except TimeoutError:
+                log.warning(
+                    "revocation not acknowledged by every worker",
+                    workers=acks.expected,
+                    acknowledged=acks.received,
+                )
+        finally:
+            del self._acks[nonce]
+
+    def start(self) -> None:
+        """Subscribe (in the background) if not yet done."""
+        if self._listener is None:
+            listener = listen(
+                self._redis,
+                [self._channel.decode(), self._ack_channel.decode()],
+                self._on_message,
+                on_ready=self._load,
+                on_lost=self._lost,
+                name="revoked-tokens",
+            )
+            self._listener = asyncio.create_task(listener, name="revoked-tokens")
+
+    async def aclose(self) -> None:
+        task, self._listener = self._listener, None
+        self._mirroring = False
+        await stop_task(task)
+
+    async def _on_message(self, channel: bytes, data: bytes) -> None:
+        if channel == self._ack_channel:
+            acks = self._acks.get(data.decode())
+            if acks is not None:
+                acks.add()
+            return
+        try:
+            jti, expires, nonce = data.decode().split(" ")
+            self._mirror.add(jti, float(expires))
+        except ValueError:
+            log.warning("malformed revocation message", data=data[:200])
+            return
+        await self._redis.publish(self._ack_channel, nonce)
+
+    async def _load(self) -> None:
+        """Subscribed: every revoked key into the mirror, then answer from it."""
+        loaded = 0
+        start = len(self._prefix.encode())
+        async for keys in self._scan_batches():
+            async with self._redis.pipeline(transaction=False) as pipe:
+                for key in keys:
+                    pipe.pttl(key)
+                ttls = cast("list[int]", await pipe.execute())
+            now = time.time()
+            for key, ttl in zip(keys, ttls, strict=True):
+                if ttl > 0:  # -2: gone since the scan; -1: no expiry (not ours)
+                    self._mirror.add(key[start:].decode(), now + ttl / 1000)
+                    loaded += 1
+        self._mirroring = True
+        log.info("revoked tokens mirrored", tokens=loaded)
+
+    async def _scan_batches(self) -> AsyncIterator[list[bytes]]:
+        cursor = 0
+        pattern = self._prefix.encode() + b"*"
+        while True:
+            cursor, keys = await self._redis.scan(cursor, match=pattern, count=_SCAN_COUNT)
+            if keys:
+                yield cast("list[bytes]", keys)  # the client does not decode
+            if cursor == 0:
+                return
+
+    def _lost(self) -> None:
+        self._mirroring = False

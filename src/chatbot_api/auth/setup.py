@@ -41,17 +41,19 @@ def build_auth_throttles(settings: Settings, backend: RateLimitBackend) -> AuthT
     )
 
 
-def install_auth(state: Any, settings: Settings, redis: Redis | None) -> None:
+def install_auth(state: Any, settings: Settings, redis: Redis | None) -> RedisRevokedTokens | None:
     """Put `rate_limit_backend`, `auth_throttles`, `revoked_tokens` and `cookie_auth` on the
-    app state. With Redis, limits and revocations hold across workers."""
+    app state. With Redis, limits and revocations hold across workers: the revocations' mirror
+    is returned, started (the lifespan closes it)."""
     backend = create_rate_limit_backend(redis)
-    revoked: RevokedTokens = (
-        RedisRevokedTokens(redis, settings.redis_key_prefix)
-        if redis is not None
-        else MemoryRevokedTokens()
-    )
+    mirror = None
+    revoked: RevokedTokens = MemoryRevokedTokens()
+    if redis is not None:
+        revoked = mirror = RedisRevokedTokens(redis, settings.redis_key_prefix)
+        mirror.start()
     state.rate_limit_backend = backend
     state.auth_throttles = build_auth_throttles(settings, backend)
     state.revoked_tokens = revoked
     secret = settings.auth_secret.get_secret_value() if settings.auth_secret else ""
     state.cookie_auth = AuthjsCookieReader(secret) if secret else None
+    return mirror

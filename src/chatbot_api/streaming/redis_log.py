@@ -12,6 +12,7 @@ import structlog
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
+from chatbot_api.core.redis import SUBSCRIBE_TIMEOUT, listen, stop_task
 from chatbot_api.streaming.memory import DEFAULT_CLOSED_TTL, DEFAULT_LIVE_TTL, LocalStream
 
 log = structlog.get_logger(__name__)
@@ -21,7 +22,6 @@ DONE = b"done"  # field of the final entry
 READ_PAGE = 500
 MAX_BLOCK_MS = 2000
 STOP_POLL_SECONDS = 5.0
-SUBSCRIBE_TIMEOUT = 5.0
 # The producing worker refreshes a stream's live key (and the chat's active-stream key) every
 # HEARTBEAT_SECONDS; they expire after LIVENESS_TTL, so a worker that dies mid-turn stops
 # looking live within seconds and readers on other workers end instead of waiting for expiry.
@@ -293,25 +293,13 @@ class RedisStreamLog:
         if local is not None and not local.closed:
             local.watch_stop(callback)
 
-    async def _listen_forever(self) -> None:
-        while True:
-            pubsub = self._redis.pubsub(ignore_subscribe_messages=True)
-            try:
-                await pubsub.subscribe(self._channel)
-                self._subscribed.set()
-                while True:
-                    message = await pubsub.get_message(timeout=None)
-                    if message is None:
-                        continue
-                    local = self._local.get(message["data"].decode())
-                    if local is not None:
-                        local.request_stop()
-            except (RedisError, OSError):
-                log.exception("stream_log_stop_listener_failed")
-                await asyncio.sleep(1.0)
-            finally:
-                with contextlib.suppress(RedisError, OSError):
-                    await pubsub.aclose()  # type: ignore[no-untyped-call]
+    async def _stop_message(self, _channel: bytes, data: bytes) -> None:
+        local = self._local.get(data.decode())
+        if local is not None:
+            local.request_stop()
+
+    async def _on_subscribed(self) -> None:
+        self._subscribed.set()
 
     async def _start_background(self) -> None:
         if self._subscribed.is_set() and self._heartbeat is not None:
@@ -319,7 +307,14 @@ class RedisStreamLog:
         if self._flusher is None:
             self._flusher = asyncio.create_task(self._flush_forever(), name="stream-log-flush")
         if self._listener is None:
-            self._listener = asyncio.create_task(self._listen_forever(), name="stream-log-stop")
+            listener = listen(
+                self._redis,
+                [self._channel],
+                self._stop_message,
+                on_ready=self._on_subscribed,
+                name="stream-log-stop",
+            )
+            self._listener = asyncio.create_task(listener, name="stream-log-stop")
         if self._heartbeat is None:
             self._heartbeat = asyncio.create_task(
                 self._heartbeat_forever(), name="stream-log-heartbeat"
@@ -332,8 +327,5 @@ class RedisStreamLog:
             with contextlib.suppress(RedisError, OSError):
                 await self.close(stream_id)
         for task in (self._flusher, self._listener, self._heartbeat):
-            if task is not None:
-                task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
+            await stop_task(task)
         self._flusher = self._listener = self._heartbeat = None
