@@ -10,6 +10,7 @@ import httpx
 import orjson
 import pytest
 from fastapi import FastAPI
+from redis.asyncio import Redis
 
 from chatbot_api.chats.models import Message
 from chatbot_api.core.config import Settings
@@ -80,6 +81,49 @@ async def test_stream_started_on_one_worker_resumes_and_stops_from_another(
     saved = await wait_for(lambda: stored_messages(app, chat_id), 5)
     assert saved[-1].role == "assistant"
     assert saved[-1].parts[-1]["text"] == streamed
+
+
+async def test_a_refused_turn_leaves_no_log_and_the_chats_live_stream_alone(
+    db: Any, app: FastAPI, settings: Settings, redis_url: str
+) -> None:
+    """The log of a turn opens while the database admits it, but only an admitted turn's
+    log becomes the chat's: another user's message to a chat with a live reply is refused
+    (403), leaves nothing in Redis, and the owner can still resume the reply."""
+    owner = await make_user(app)
+    intruder = await make_user(app)
+    env = worker_env(settings, REDIS_URL=redis_url, DEMO_MODEL_WORD_DELAY_MS="60")
+    body = chat_body("Hello there")
+    chat_id = body["id"]
+    redis = Redis.from_url(redis_url)
+    stream_keys = f"{settings.redis_key_prefix}stream:*"
+    try:
+        with worker_processes(2, env) as (a, b):
+            async with (
+                httpx.AsyncClient(timeout=30) as http,
+                http.stream(
+                    "POST", f"{a.base_url}/api/chat", json=body, headers=owner.headers
+                ) as post,
+            ):
+                original = await _until_text(_events(post), 2)
+                before = set(await redis.keys(stream_keys))
+                refused = await http.post(
+                    f"{b.base_url}/api/chat",
+                    json=chat_body("Mine now", chat_id=chat_id),
+                    headers=intruder.headers,
+                )
+                after = set(await redis.keys(stream_keys))
+                resumed = await http.get(
+                    f"{b.base_url}/api/chat/{chat_id}/stream", headers=owner.headers
+                )
+    finally:
+        await redis.aclose()
+    assert refused.status_code == 403
+    assert refused.json()["code"] == "forbidden:chat"
+    assert after == before
+    assert resumed.status_code == 200
+    assert parse_sse(resumed.content)[0] == original[0]  # the owner's reply, from its start
+    assert original[0]["type"] == "start"
+    assert await count_rows(app, Message, role="user") == 1
 
 
 @pytest.mark.parametrize("settings_overrides", [{"regular_max_messages_per_day": 3}], indirect=True)

@@ -219,7 +219,7 @@ async def test_stop_closes_the_upstream_request_within_a_second(
     assert saved[-1].parts[-1]["text"].startswith("w0 w1 ")
 
 
-async def test_the_model_request_is_on_the_wire_before_the_stream_log_opens(
+async def test_the_model_request_is_on_the_wire_before_the_turn_goes_live(
     db: Any,
     app: FastAPI,
     client: httpx.AsyncClient,
@@ -227,26 +227,26 @@ async def test_the_model_request_is_on_the_wire_before_the_stream_log_opens(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """The turn's first model request reaches the upstream (body and all) before the request
-    goes on to open the stream log: the log's opening blocks the event loop here, so only
-    bytes already written can arrive meanwhile."""
+    goes on to make the stream log the chat's (its last step): that step blocks the event
+    loop here, so only bytes already written can arrive meanwhile."""
     user = await make_user(app)
     chat = await make_chat(app, user)
     # A first turn leaves a kept-alive upstream connection in the pool, as in steady use.
     first, _ = await send(client, user, chat_body("Warm up", chat_id=chat.id, model=MODEL))
     assert first.status_code == 200
     log = app.state.stream_log
-    real_open = log.open
+    real_activate = log.activate
     sent_before = len(_chat_requests(upstream))
     seen: list[int] = []
 
-    async def open_when_checked(stream_key: str, chat_id: str) -> None:
+    def activate_when_checked(stream_key: str, chat_id: str) -> None:
         deadline = time.monotonic() + 2.0
         while len(_chat_requests(upstream)) == sent_before and time.monotonic() < deadline:
-            time.sleep(0.005)  # noqa: ASYNC251 (blocking on purpose: nothing else runs)
+            time.sleep(0.005)  # blocking on purpose: nothing else runs
         seen.append(len(_chat_requests(upstream)))
-        await real_open(stream_key, chat_id)
+        real_activate(stream_key, chat_id)
 
-    monkeypatch.setattr(log, "open", open_when_checked)
+    monkeypatch.setattr(log, "activate", activate_when_checked)
     response, chunks = await send(client, user, chat_body("Again", chat_id=chat.id, model=MODEL))
     assert response.status_code == 200
     assert text_of(chunks) == "Hello from upstream."

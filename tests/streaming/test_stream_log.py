@@ -123,6 +123,31 @@ async def test_active_stream_follows_open_and_close(new_worker: NewWorker) -> No
     assert await other.active_stream("chat-1") is None
 
 
+async def test_a_log_opened_without_its_chat_is_activated_or_discarded(
+    new_worker: NewWorker,
+) -> None:
+    producer = await new_worker()
+    other = await new_worker()
+    await producer.open("s1", None)  # its turn is being admitted
+    await producer.open("s2", None)
+    producer.append("s1", b"data: 1\n\n")
+    assert await other.active_stream("chat-1") is None
+    producer.activate("s1", "chat-1")
+    for _ in range(100):  # Redis: with the next write, within a few ms
+        if await other.active_stream("chat-1") == "s1":
+            break
+        await asyncio.sleep(0.01)
+    assert await other.active_stream("chat-1") == "s1"
+    await producer.discard("s2")  # refused
+    assert await asyncio.wait_for(collect(other, "s2"), 1) == []
+    producer.activate("s2", "chat-1")  # a discarded log never becomes the chat's
+    await producer.close("s1")
+    producer.activate("s1", "chat-1")  # nor one already closed
+    await asyncio.sleep(0.05)
+    assert await other.active_stream("chat-1") is None
+    assert await asyncio.wait_for(collect(other, "s1"), 2) == [b"data: 1\n\n"]
+
+
 async def test_stop_request_reaches_producer(new_worker: NewWorker) -> None:
     producer = await new_worker()
     other = await new_worker()

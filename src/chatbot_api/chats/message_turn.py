@@ -62,32 +62,51 @@ class _TurnSpec:
 async def _admit_pg(
     engine: AsyncEngine, deps: TurnDeps, user: AuthUser, request: ChatRequest, spec: _TurnSpec
 ) -> Turn:
-    """PostgreSQL: one round trip admits and commits (turn_store.admit_message_pg); then the
-    turn starts and its model request goes out before anything else; the stream log opens
-    while the model answers, and the turn's chunks wait for it (`attach`)."""
+    """PostgreSQL: one round trip admits and commits (turn_store.admit_message_pg), and the
+    stream log opens meanwhile (with Redis, a round trip of its own), not yet as the chat's;
+    then the turn starts and its model request goes out before anything else. The log
+    becomes the chat's active stream once the turn is admitted, or is dropped."""
     new = _new_message(deps, user, request)
+    stream_key = str(new.stream_id)
+    # A task, so it starts when the admission's query is on its way, not before.
+    opening = asyncio.ensure_future(open_stream_log(deps, stream_key, None))
     try:
         lock = limits.user_lock_key(user.id)
         facts, rows, release = await turn_store.admit_message_pg(
             engine, limits.USER_LOCK_NAMESPACE, lock, new
         )
-    except (SQLAlchemyError, *DRIVER_ERRORS, OSError) as exc:
-        raise database_error(exc) from exc
+    except BaseException as exc:
+        await _drop_log(deps, opening, stream_key)
+        if isinstance(exc, (SQLAlchemyError, *DRIVER_ERRORS, OSError)):
+            raise database_error(exc) from exc
+        raise
     try:
         await _refuse(deps, facts, user, new.max_per_day, since=new.since)
         turn = _start(deps, user, request, spec, facts.owner is None, rows, new)
     except BaseException:
         release()
+        await _drop_log(deps, opening, stream_key)
         raise
     try:
-        # The model request goes out first; then the connection goes back to the pool and
-        # the log opens (with Redis, a round trip) while the model answers.
+        # The model request goes out first; then the connection goes back to the pool.
         await _let_model_request_out(release)
-        await open_stream_log(deps, turn.stream_key, str(new.chat_id))
+        await opening
+        deps.stream_log.activate(stream_key, str(new.chat_id))
     except BaseException:
         turn.abandon()
+        await _drop_log(deps, opening, stream_key)
         raise
     return turn
+
+
+async def _drop_log(deps: TurnDeps, opening: asyncio.Future[None], stream_key: str) -> None:
+    """The turn is not going ahead: its log, if it opened, goes (its opening is awaited, not
+    cancelled, so that nothing of it stays behind)."""
+    try:
+        await asyncio.shield(opening)
+    except Exception:
+        return  # it did not open: nothing to drop
+    await deps.stream_log.discard(stream_key)
 
 
 async def _let_model_request_out(then: Callable[[], None]) -> None:

@@ -251,13 +251,14 @@ class Turn:
         )
 
 
-async def open_stream_log(deps: TurnDeps, stream_key: str, chat_id: str) -> None:
-    """Open a turn's stream log. When it cannot be opened (e.g. Redis unreachable) the stored
-    message is kept and there is no reply: 503 `offline:chat`."""
+async def open_stream_log(deps: TurnDeps, stream_key: str, chat_id: str | None) -> None:
+    """Open a turn's stream log (`chat_id=None`: not yet the chat's, see `StreamLog.open`).
+    When it cannot be opened (e.g. Redis unreachable) the stored message is kept and there is
+    no reply: 503 `offline:chat`."""
     try:
         await deps.stream_log.open(stream_key, chat_id)
     except Exception as exc:
-        log.exception("opening the stream log failed", chat_id=chat_id)
+        log.exception("opening the stream log failed", stream_id=stream_key)
         raise AppError("The reply could not be started.", code="offline:chat") from exc
 
 

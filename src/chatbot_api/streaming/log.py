@@ -13,8 +13,16 @@ from typing import Protocol
 
 
 class StreamLog(Protocol):
-    async def open(self, stream_id: str, chat_id: str) -> None:
-        """Start a live log and make it the chat's active stream."""
+    async def open(self, stream_id: str, chat_id: str | None) -> None:
+        """Start a live log and make it the chat's active stream; with `chat_id=None`, only
+        start it (its turn is not admitted yet): then `activate` or `discard` it."""
+
+    def activate(self, stream_id: str, chat_id: str) -> None:
+        """Make a log opened without a chat the chat's active stream. Never blocks: resumers
+        on other workers find it within a few ms (Redis: with the next write)."""
+
+    async def discard(self, stream_id: str) -> None:
+        """Drop a log opened without a chat whose turn was refused: nothing of it stays."""
 
     def append(self, stream_id: str, event: bytes) -> None:
         """Add one encoded SSE event. Never blocks: local readers see it at once; a remote

@@ -145,12 +145,22 @@ class MemoryStreamLog:
         self._chats: dict[str, str] = {}  # live stream id -> chat id
         self._timers: dict[str, asyncio.TimerHandle] = {}
 
-    async def open(self, stream_id: str, chat_id: str) -> None:
+    async def open(self, stream_id: str, chat_id: str | None) -> None:
         self._forget(stream_id)
         self._streams[stream_id] = LocalStream()
+        if chat_id is not None:
+            self.activate(stream_id, chat_id)
+        self._schedule(stream_id, self._live_ttl, self._expire_live)
+
+    def activate(self, stream_id: str, chat_id: str) -> None:
+        stream = self._streams.get(stream_id)
+        if stream is None or stream.closed or stream_id in self._chats:
+            return
         self._active[chat_id] = stream_id
         self._chats[stream_id] = chat_id
-        self._schedule(stream_id, self._live_ttl, self._expire_live)
+
+    async def discard(self, stream_id: str) -> None:
+        self._forget(stream_id)
 
     def append(self, stream_id: str, event: bytes) -> None:
         stream = self._streams.get(stream_id)

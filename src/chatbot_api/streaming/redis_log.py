@@ -10,6 +10,7 @@ from typing import cast
 
 import structlog
 from redis.asyncio import Redis
+from redis.asyncio.client import Pipeline
 from redis.exceptions import RedisError
 
 from chatbot_api.core.redis import SUBSCRIBE_TIMEOUT, listen, stop_task
@@ -29,14 +30,16 @@ HEARTBEAT_SECONDS = 5.0
 LIVENESS_TTL = 20
 # A new stream in one command (a pipeline of five cost ~1 ms of client CPU and waiting): fresh
 # stream with its first entry (`open`, so it exists before any event) and expiry, no stale stop,
-# live key, the chat's active stream.
-# KEYS: stream, stop, live, active. ARGV: stream ttl, chat id, liveness ttl, stream id.
+# live key, and (when given) the chat's active stream.
+# KEYS: stream, stop, live[, active]. ARGV: stream ttl, liveness ttl[, stream id].
 OPEN_STREAM = """
 redis.call('del', KEYS[1], KEYS[2])
 redis.call('xadd', KEYS[1], '*', 'open', '1')
 redis.call('expire', KEYS[1], ARGV[1])
-redis.call('set', KEYS[3], ARGV[2], 'EX', ARGV[3])
-redis.call('set', KEYS[4], ARGV[4], 'EX', ARGV[3])
+redis.call('set', KEYS[3], '1', 'EX', ARGV[2])
+if KEYS[4] then
+    redis.call('set', KEYS[4], ARGV[3], 'EX', ARGV[2])
+end
 return 1
 """
 # Every stream's pending events in one command (one XADD each, entry field `e` = EVENT):
@@ -87,6 +90,7 @@ class RedisStreamLog:
         self._local: dict[str, LocalStream] = {}
         self._chats: dict[str, str] = {}
         self._pending: list[tuple[str, bytes]] = []
+        self._activations: list[tuple[str, str]] = []  # (chat id, stream id) to write
         self._has_pending = asyncio.Event()
         self._write_lock = asyncio.Lock()
         self._flusher: asyncio.Task[None] | None = None
@@ -110,19 +114,42 @@ class RedisStreamLog:
         return f"{self._prefix}chat:{chat_id}:active-stream"
 
     # --- producer ---------------------------------------------------------------------
-    async def open(self, stream_id: str, chat_id: str) -> None:
+    async def open(self, stream_id: str, chat_id: str | None) -> None:
         await self._start_background()
         # The local copy only feeds the first reader here (the turn's own response); anyone
         # else reads the Redis copy, so what was sent is not kept twice.
         self._local[stream_id] = LocalStream(replayable=False)
+        keys = [self._stream_key(stream_id), self._stop_key(stream_id), self._live_key(stream_id)]
+        args: list[str | int] = [self._live_ttl, LIVENESS_TTL]
+        if chat_id is not None:
+            self._chats[stream_id] = chat_id
+            keys.append(self._active_key(chat_id))
+            args.append(stream_id)
+        await self._open_stream(keys=keys, args=args)
+
+    def activate(self, stream_id: str, chat_id: str) -> None:
+        """The chat's active-stream key is written with the next batch of events (≤ flush_ms
+        later), before anything that closes the stream."""
+        local = self._local.get(stream_id)
+        if local is None or local.closed or stream_id in self._chats:
+            return
         self._chats[stream_id] = chat_id
-        keys = [
-            self._stream_key(stream_id),
-            self._stop_key(stream_id),
-            self._live_key(stream_id),
-            self._active_key(chat_id),
-        ]
-        await self._open_stream(keys=keys, args=[self._live_ttl, chat_id, LIVENESS_TTL, stream_id])
+        self._activations.append((chat_id, stream_id))
+        self._has_pending.set()
+
+    async def discard(self, stream_id: str) -> None:
+        local = self._local.pop(stream_id, None)
+        if local is None:
+            return
+        local.close()
+        self._chats.pop(stream_id, None)
+        self._pending = [(sid, event) for sid, event in self._pending if sid != stream_id]
+        try:
+            await self._redis.delete(
+                self._stream_key(stream_id), self._live_key(stream_id), self._stop_key(stream_id)
+            )
+        except (RedisError, OSError):
+            log.exception("stream_log_discard_failed", stream_id=stream_id)
 
     def append(self, stream_id: str, event: bytes) -> None:
         local = self._local.get(stream_id)
@@ -142,7 +169,9 @@ class RedisStreamLog:
         try:
             async with self._write_lock:
                 batch, self._pending = self._pending, []
+                activations, self._activations = self._activations, []
                 async with self._redis.pipeline(transaction=False) as pipe:
+                    self._activate_in(pipe, activations)
                     if batch:
                         await self._append_batch(*self._batch_args(batch), client=pipe)
                     pipe.xadd(key, {DONE: b"1"})
@@ -164,6 +193,10 @@ class RedisStreamLog:
         keys = [self._stream_key(stream_id) for stream_id in grouped]
         return keys, [b"".join(events) for events in grouped.values()]
 
+    def _activate_in(self, pipe: Pipeline, activations: list[tuple[str, str]]) -> None:
+        for chat_id, stream_id in activations:
+            pipe.set(self._active_key(chat_id), stream_id, ex=LIVENESS_TTL)
+
     async def _flush_forever(self) -> None:
         while True:
             await self._has_pending.wait()
@@ -171,18 +204,28 @@ class RedisStreamLog:
             async with self._write_lock:
                 self._has_pending.clear()
                 batch, self._pending = self._pending, []
-                if not batch:
-                    continue
+                activations, self._activations = self._activations, []
                 try:
-                    await self._append_batch(*self._batch_args(batch))
+                    if activations:
+                        async with self._redis.pipeline(transaction=False) as pipe:
+                            self._activate_in(pipe, activations)
+                            if batch:
+                                await self._append_batch(*self._batch_args(batch), client=pipe)
+                            await pipe.execute()
+                    elif batch:
+                        await self._append_batch(*self._batch_args(batch))
                 except (RedisError, OSError):
-                    log.exception("stream_log_flush_failed", events=len(batch))
+                    log.exception(
+                        "stream_log_flush_failed", events=len(batch), activations=len(activations)
+                    )
 
     async def _heartbeat_forever(self) -> None:
         while True:
             await asyncio.sleep(HEARTBEAT_SECONDS)
-            live = [
-                (sid, self._chats.get(sid, "")) for sid, s in self._local.items() if not s.closed
+            live = [  # (a stream not yet activated has a turn not yet admitted: a moment)
+                (sid, chat_id)
+                for sid, s in self._local.items()
+                if not s.closed and (chat_id := self._chats.get(sid)) is not None
             ]
             if not live:
                 continue
