@@ -3,7 +3,8 @@
 The requested `model` says what to stream: `fake-n<N>-r<R>` = N one-token content chunks at
 R tokens/s (R = 0: as fast as the socket takes them). Every response is pre-encoded once per N
 (SSE events already framed as HTTP/1.1 chunks), so serving a token costs one `write` when
-paced and almost nothing at full speed. Keep-alive HTTP/1.1; `GET /health` answers `ok`.
+paced and almost nothing at full speed. Keep-alive HTTP/1.1 (request bodies by Content-Length
+or chunked, answered once whole); `GET /health` answers `ok`.
 
     python -m bench.fake_upstream --port 9100
 """
@@ -84,6 +85,26 @@ def script(n: int) -> Script:
     return found
 
 
+def _chunked_body(buffer: bytes, start: int) -> tuple[bytes, int] | None:
+    """(body, end offset) of a whole chunked body starting at `start`, or None if not whole."""
+    parts = []
+    at = start
+    while True:
+        line_end = buffer.find(b"\r\n", at)
+        if line_end < 0:
+            return None
+        size = int(buffer[at:line_end].split(b";", 1)[0], 16)
+        at = line_end + 2
+        if size == 0:
+            if len(buffer) < at + 2:
+                return None
+            return b"".join(parts), at + 2  # no trailers: the empty line
+        if len(buffer) < at + size + 2:
+            return None
+        parts.append(buffer[at : at + size])
+        at += size + 2
+
+
 class Upstream(asyncio.Protocol):
     __slots__ = ("buffer", "handle", "loop", "transport")
 
@@ -108,14 +129,20 @@ class Upstream(asyncio.Protocol):
             if end < 0:
                 return
             head = self.buffer[:end].lower()
-            length = 0
-            at = head.find(b"content-length:")
-            if at >= 0:
-                length = int(head[at + 15 :].split(b"\r\n", 1)[0])
-            if len(self.buffer) < end + 4 + length:
-                return
-            body = self.buffer[end + 4 : end + 4 + length]
-            self.buffer = self.buffer[end + 4 + length :]
+            if b"transfer-encoding: chunked" in head:
+                found = _chunked_body(self.buffer, end + 4)
+                if found is None:
+                    return  # the body is not whole yet: answer nothing before it is
+                body, consumed = found
+            else:
+                length = 0
+                at = head.find(b"content-length:")
+                if at >= 0:
+                    length = int(head[at + 15 :].split(b"\r\n", 1)[0])
+                if len(self.buffer) < end + 4 + length:
+                    return
+                body, consumed = self.buffer[end + 4 : end + 4 + length], end + 4 + length
+            self.buffer = self.buffer[consumed:]
             self.respond(head, body)
 
     def respond(self, head: bytes, body: bytes) -> None:

@@ -253,6 +253,30 @@ async def test_the_model_request_is_on_the_wire_before_the_turn_goes_live(
     assert seen == [sent_before + 1]
 
 
+async def test_a_refused_message_reaches_the_model_never_whole(
+    db: Any, app: FastAPI, client: httpx.AsyncClient, upstream: FakeOpenAIServer
+) -> None:
+    """On PostgreSQL a turn's request starts while its message is admitted; refused, the
+    request is dropped before its body is whole, and that user's next turns start only once
+    admitted (so refusals cannot make the app drop upstream connections at will)."""
+    owner = await make_user(app)
+    intruder = await make_user(app)
+    chat = await make_chat(app, owner)
+    whole, heads = len(upstream.requests), upstream.heads
+    for _ in range(2):
+        response, _chunks = await send(
+            client, intruder, chat_body("Mine now", chat_id=chat.id, model=MODEL)
+        )
+        assert response.status_code == 403
+    await asyncio.sleep(0.1)
+    assert len(upstream.requests) == whole
+    assert upstream.heads - heads == (1 if db.backend == "postgresql" else 0)
+    response, chunks = await send(client, intruder, chat_body("My own chat", model=MODEL))
+    assert response.status_code == 200
+    assert text_of(chunks) == "Hello from upstream."
+    assert _chat_requests(upstream)[-1]["messages"][-1]["content"] == "My own chat"
+
+
 async def test_provider_request_carries_hints_images_and_history(
     db: Any, app: FastAPI, client: httpx.AsyncClient, upstream: FakeOpenAIServer
 ) -> None:

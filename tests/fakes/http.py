@@ -27,6 +27,11 @@ class RecordedRequest:
     headers: dict[str, str]  # lower-cased names
     body: bytes
 
+    @property
+    def chunked(self) -> bool:
+        """The body came in HTTP chunks (no Content-Length)."""
+        return self.headers.get("transfer-encoding", "").lower() == "chunked"
+
     def json(self) -> Any:
         return orjson.loads(self.body)
 
@@ -52,7 +57,9 @@ class FakeHTTPServer:
     """Serves queued replies in order, then `default(request)`."""
 
     def __init__(self, default: Handler | Reply | None = None) -> None:
-        self.requests: list[RecordedRequest] = []
+        self.requests: list[RecordedRequest] = []  # whole requests
+        self.heads = 0  # request heads received (a request's body may follow later)
+        self.refuse_chunked = False  # answer 411 to a chunked body, as some servers do
         self.disconnects = 0  # responses the client abandoned before their end
         self.port = 0
         self._default = default
@@ -106,7 +113,12 @@ class FakeHTTPServer:
         """True once a client has abandoned a response (sync; poll it from async tests)."""
         return self._disconnected.wait(timeout)
 
+    def head_received(self) -> None:
+        self.heads += 1
+
     def reply_for(self, request: RecordedRequest) -> Reply:
+        if self.refuse_chunked and request.chunked:
+            return json_reply(411, {"error": {"message": "Length Required"}})
         if self._queue:
             return self._queue.popleft()
         if isinstance(self._default, Reply):
@@ -137,7 +149,7 @@ class FakeHTTPServer:
 
     async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
-            request = await _read_request(reader)
+            request = await _read_request(reader, self.head_received)
             if request is None:
                 return
             self.requests.append(request)
@@ -190,11 +202,16 @@ class FakeHTTPServer:
         return True
 
 
-async def _read_request(reader: asyncio.StreamReader) -> RecordedRequest | None:
+async def _read_request(
+    reader: asyncio.StreamReader, on_head: Callable[[], None] | None = None
+) -> RecordedRequest | None:
+    """One request: its head (then `on_head()`), then its body by Content-Length or chunked."""
     try:
         head = await reader.readuntil(b"\r\n\r\n")
     except asyncio.IncompleteReadError:
         return None
+    if on_head is not None:
+        on_head()
     lines = head.decode("latin-1").split("\r\n")
     method, path, _ = lines[0].split(" ", 2)
     headers: dict[str, str] = {}
@@ -202,9 +219,23 @@ async def _read_request(reader: asyncio.StreamReader) -> RecordedRequest | None:
         if ":" in line:
             name, value = line.split(":", 1)
             headers[name.strip().lower()] = value.strip()
-    length = int(headers.get("content-length", "0"))
-    body = await reader.readexactly(length) if length else b""
+    if headers.get("transfer-encoding", "").lower() == "chunked":
+        body = await _read_chunked(reader)
+    else:
+        length = int(headers.get("content-length", "0"))
+        body = await reader.readexactly(length) if length else b""
     return RecordedRequest(method, path, headers, body)
+
+
+async def _read_chunked(reader: asyncio.StreamReader) -> bytes:
+    parts = []
+    while True:
+        size = int((await reader.readuntil(b"\r\n")).split(b";", 1)[0], 16)
+        if size == 0:
+            await reader.readuntil(b"\r\n")  # no trailers: the empty line
+            return b"".join(parts)
+        parts.append(await reader.readexactly(size))
+        await reader.readexactly(2)
 
 
 def json_reply(status: int, body: Any) -> Reply:

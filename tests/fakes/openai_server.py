@@ -187,7 +187,7 @@ class KeepAliveServer(FakeHTTPServer):
         try:
             while True:
                 try:
-                    request = await _read_request(reader)
+                    request = await _read_request(reader, self.head_received)
                 except ConnectionError:
                     return  # the client closed a kept-alive connection between requests
                 if request is None:

@@ -6,8 +6,9 @@ created once per provider SSE event, never validated with pydantic.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Literal, Protocol
 
 # ---------------------------------------------------------------------------------------
@@ -86,6 +87,19 @@ class ModelRequest:
     temperature: float | None = None
     reasoning: bool = False  # ask for thinking/reasoning where the provider supports it
     reasoning_budget_tokens: int = 10_000
+    # Messages that come before `messages` and are known only later (a turn's history while
+    # its admission runs). Only a provider with `sends_early = True` is given one: it sends
+    # what it has at once and the rest when this resolves; for the others, the caller
+    # resolves it first (see `resolved`).
+    earlier: asyncio.Future[list[ModelMessage]] | None = None
+
+
+async def resolved(request: ModelRequest) -> ModelRequest:
+    """The request with its `earlier` messages waited for and put in front."""
+    if request.earlier is None:
+        return request
+    earlier = await request.earlier
+    return replace(request, messages=[*earlier, *request.messages], earlier=None)
 
 
 # ---------------------------------------------------------------------------------------
@@ -176,7 +190,8 @@ class ProviderError(Exception):
 class Provider(Protocol):
     """Streams one model step. Must stop (and close its upstream HTTP response) promptly when
     the consuming task is cancelled; must raise ProviderError for upstream failures and for an
-    upstream idle longer than its configured timeout."""
+    upstream idle longer than its configured timeout. A provider that can start its request
+    before all of it is known sets `sends_early = True` (see `ModelRequest.earlier`)."""
 
     def stream(self, request: ModelRequest) -> AsyncIterator[ModelEvent]: ...
 

@@ -5,7 +5,10 @@ admitting round trip on PostgreSQL); nothing of it is visible before the commit.
 from __future__ import annotations
 
 import asyncio
+import functools
+import time
 import uuid
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -62,33 +65,58 @@ class _TurnSpec:
 async def _admit_pg(
     engine: AsyncEngine, deps: TurnDeps, user: AuthUser, request: ChatRequest, spec: _TurnSpec
 ) -> Turn:
-    """PostgreSQL: one round trip admits and commits (turn_store.admit_message_pg), and the
-    stream log opens meanwhile (with Redis, a round trip of its own), not yet as the chat's;
-    then the turn starts and its model request goes out before anything else. The log
-    becomes the chat's active stream once the turn is admitted, or is dropped."""
+    """PostgreSQL: one round trip admits and commits (turn_store.admit_message_pg). Meanwhile
+    the stream log opens (with Redis, a round trip of its own), not yet as the chat's, and
+    the turn starts: its model request goes out up to the system prompt and waits for the
+    chat's history (`Turn(history_later=True)`); nothing of the conversation is sent before
+    the admission. Then the request's rest goes out first, and the log becomes the chat's.
+
+    A refused turn is dropped: its log, and its unfinished request (the upstream never sees
+    a whole one). A user refused lately gets no early turn, so that refusals cannot make
+    the app drop upstream connections at will."""
     new = _new_message(deps, user, request)
     stream_key = str(new.stream_id)
-    # A task, so it starts when the admission's query is on its way, not before.
+    # A task and a callback: they start once the admission's query is on its way.
     opening = asyncio.ensure_future(open_stream_log(deps, stream_key, None))
+    starting = None
+    if not _refusals.recent(user.id):
+        starting = _EarlyStart(functools.partial(_start, deps, user, request, spec, None, new))
     try:
         lock = limits.user_lock_key(user.id)
         facts, rows, release = await turn_store.admit_message_pg(
             engine, limits.USER_LOCK_NAMESPACE, lock, new
         )
     except BaseException as exc:
+        if starting is not None:
+            starting.drop()
         await _drop_log(deps, opening, stream_key)
         if isinstance(exc, (SQLAlchemyError, *DRIVER_ERRORS, OSError)):
             raise database_error(exc) from exc
         raise
+    early = starting.take() if starting is not None else None
     try:
-        await _refuse(deps, facts, user, new.max_per_day, since=new.since)
-        turn = _start(deps, user, request, spec, facts.owner is None, rows, new)
+        try:
+            await _refuse(deps, facts, user, new.max_per_day, since=new.since)
+        except AppError:
+            _refusals.add(user.id)
+            raise
+        new_chat = facts.owner is None
+        if early is None:
+            turn = _start(deps, user, request, spec, (new_chat, rows), new)
+        else:
+            turn = early
+            turn.admit(
+                [context_message(row[1], row[2]) for row in rows], new.parts if new_chat else None
+            )
     except BaseException:
         release()
+        if early is not None:
+            early.abandon()
         await _drop_log(deps, opening, stream_key)
         raise
     try:
-        # The model request goes out first; then the connection goes back to the pool.
+        # The model request (or its rest) goes out first; then the connection goes back to
+        # the pool.
         await _let_model_request_out(release)
         await opening
         deps.stream_log.activate(stream_key, str(new.chat_id))
@@ -97,6 +125,57 @@ async def _admit_pg(
         await _drop_log(deps, opening, stream_key)
         raise
     return turn
+
+
+class _EarlyStart:
+    """Starts a turn from the event loop's next round (by then the admission's query is on
+    the wire). `take()` gives it, or None if it has not started (then it never will);
+    `drop()` undoes it either way."""
+
+    def __init__(self, start: Callable[[], Turn]) -> None:
+        self._turn: Turn | None = None
+        self._start = start
+        self._handle = asyncio.get_running_loop().call_soon(self._run)
+
+    def _run(self) -> None:
+        self._turn = self._start()
+
+    def take(self) -> Turn | None:
+        self._handle.cancel()
+        return self._turn
+
+    def drop(self) -> None:
+        turn = self.take()
+        if turn is not None:
+            turn.abandon()
+
+
+class _RecentRefusals:
+    """Users whose message was refused (403, 429, a taken id) in the last `window` seconds,
+    at most `size` of them (the oldest forgotten first)."""
+
+    def __init__(self, window: float = 600.0, size: int = 10_000) -> None:
+        self._window = window
+        self._size = size
+        self._at: OrderedDict[uuid.UUID, float] = OrderedDict()
+
+    def add(self, user_id: uuid.UUID) -> None:
+        self._at.pop(user_id, None)
+        self._at[user_id] = time.monotonic()
+        while len(self._at) > self._size:
+            self._at.popitem(last=False)
+
+    def recent(self, user_id: uuid.UUID) -> bool:
+        at = self._at.get(user_id)
+        if at is None:
+            return False
+        if time.monotonic() - at < self._window:
+            return True
+        del self._at[user_id]
+        return False
+
+
+_refusals = _RecentRefusals()
 
 
 async def _drop_log(deps: TurnDeps, opening: asyncio.Future[None], stream_key: str) -> None:
@@ -111,10 +190,11 @@ async def _drop_log(deps: TurnDeps, opening: asyncio.Future[None], stream_key: s
 
 async def _let_model_request_out(then: Callable[[], None]) -> None:
     """Two turns of the event loop, then `then()`: in the first the turn's task builds the
-    model request and aiohttp buffers its head; aiohttp (before Python 3.12's eager tasks)
-    writes the body from a task of its own, scheduled behind this one, which runs in the
-    second, ahead of whatever `then` schedules. Without them, the request would reach the
-    wire only after this request's remaining work."""
+    model request and aiohttp buffers its head (or, for a request already out, the task
+    writing its body takes the rest); aiohttp (before Python 3.12's eager tasks) writes a
+    body from a task of its own, scheduled behind this one, which runs in the second, ahead
+    of whatever `then` schedules. Without them, the request would reach the wire only after
+    this request's remaining work."""
     try:
         await asyncio.sleep(0)
         await asyncio.sleep(0)
@@ -161,7 +241,7 @@ async def _admit_message(
         limit=new.history_limit,
     )
     await _refuse(deps, facts, user, new.max_per_day, since=new.since, session=session)
-    turn = _start(deps, user, request, spec, facts.owner is None, rows, new)
+    turn = _start(deps, user, request, spec, (facts.owner is None, rows), new)
     rows_in = turn_store.NewTurnRows(
         chat=_chat_row(request, user, new.created_at) if facts.owner is None else None,
         message={
@@ -230,13 +310,18 @@ def _start(
     user: AuthUser,
     request: ChatRequest,
     spec: _TurnSpec,
-    new_chat: bool,
-    rows: list[turn_store.HistoryRow],
+    admitted: tuple[bool, list[turn_store.HistoryRow]] | None,
     new: turn_store.NewMessage,
 ) -> Turn:
-    """The turn, started early: its model call runs, its chunks are held until `attach`."""
-    history = [context_message(row[1], row[2]) for row in rows]
-    history.append(context_message("user", new.parts))
+    """The turn, started early: its model call runs, its chunks are held until `attach`.
+    `admitted`: (new chat?, the history) once the admission has read them; None starts the
+    turn before, with the history to come (`Turn.admit`)."""
+    history = [context_message("user", new.parts)]
+    title_parts = None
+    if admitted is not None:
+        new_chat, rows = admitted
+        history[:0] = [context_message(row[1], row[2]) for row in rows]
+        title_parts = new.parts if new_chat else None
     turn = Turn(
         deps,
         TurnPlan(
@@ -251,9 +336,10 @@ def _start(
             history=history,
             reply_id=uuid.uuid4(),
             continuing=None,
-            title_parts=new.parts if new_chat else None,
+            title_parts=title_parts,
         ),
         early=True,
+        history_later=admitted is None,
     )
     turn.start()
     return turn

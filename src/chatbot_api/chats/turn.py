@@ -14,7 +14,8 @@ import httpx
 import structlog
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from chatbot_api.ai.base import FinishReason, Provider
+from chatbot_api.ai.base import FinishReason, ModelMessage, Provider
+from chatbot_api.ai.convert import to_model_messages
 from chatbot_api.ai.titles import generate_title
 from chatbot_api.ai.tools import ToolContext
 from chatbot_api.ai.tools.base import ModelSource
@@ -69,9 +70,13 @@ class TurnPlan:
 class Turn:
     """The producer. `early=True`: the model call starts before the request's transaction has
     committed; its chunks are held back (nothing reaches the log, no tool runs, nothing is
-    saved) until `attach()`, or the turn is dropped by `abandon()`."""
+    saved) until `attach()`, or the turn is dropped by `abandon()`. `history_later=True`
+    (with `early`): the turn starts even before the admission has read the chat: the plan's
+    history is the new message alone, and `admit()` brings the rest."""
 
-    def __init__(self, deps: TurnDeps, plan: TurnPlan, *, early: bool = False) -> None:
+    def __init__(
+        self, deps: TurnDeps, plan: TurnPlan, *, early: bool = False, history_later: bool = False
+    ) -> None:
         self.deps = deps
         self.plan = plan
         self.stream_key = str(plan.stream_id)
@@ -103,6 +108,9 @@ class Turn:
         )
         if plan.options is not None:
             plan.options.apply(self.runner.config)
+        self._earlier: asyncio.Future[list[ModelMessage]] | None = None
+        if history_later:
+            self._earlier = self.runner.config.earlier = asyncio.get_running_loop().create_future()
         self.admitted: asyncio.Event | None = asyncio.Event() if early else None
         self.runner.ready = self.admitted
         self.finished = False
@@ -138,9 +146,26 @@ class Turn:
             self.admitted.set()
         self.attached()
 
+    def admit(
+        self, history: list[dict[str, Any]], title_parts: list[dict[str, Any]] | None
+    ) -> None:
+        """For a turn started with `history_later`: the stored messages before the new one,
+        oldest first (the model request's rest goes out with them), and a new chat's first
+        message to title it by (before the first token: the model cannot answer earlier)."""
+        plan = self.plan
+        plan.history = [*history, *plan.history]
+        self.runner.config.history = plan.history
+        if self._earlier is not None and not self._earlier.done():
+            self._earlier.set_result(to_model_messages(history))
+        if title_parts is not None:
+            plan.title_parts = title_parts
+            self.runner.on_first_out = self._start_title
+
     def abandon(self) -> None:
         """Not admitted after all: drop the turn (nothing of it was visible or saved)."""
         self._abandoned = True
+        if self._earlier is not None:
+            self._earlier.cancel()
         for task in (self._task, self._title_task):
             if task is not None:
                 task.cancel()

@@ -14,6 +14,7 @@ from pydantic import BaseModel
 
 from chatbot_api.ai.base import (
     FinishReason,
+    ModelMessage,
     ModelRequest,
     Provider,
     ProviderError,
@@ -25,6 +26,7 @@ from chatbot_api.ai.base import (
     ToolCallStart,
     ToolSpec,
     Usage,
+    resolved,
 )
 from chatbot_api.ai.convert import to_model_messages, tool_name_of
 from chatbot_api.ai.tools import CHAT_TOOLS, Tool, ToolContext, ToolFailed
@@ -51,6 +53,8 @@ class StepConfig:
     max_output_tokens: int | None = None
     tools: Mapping[str, Tool] = field(default_factory=lambda: CHAT_TOOLS)
     temperature: float | None = None
+    # The first step's messages before `history`, known later (ModelRequest.earlier).
+    earlier: asyncio.Future[list[ModelMessage]] | None = None
 
 
 _SPECS: dict[type[Tool], ToolSpec] = {}
@@ -128,6 +132,7 @@ class StepRunner:
     async def _step(self, *, tools: bool) -> tuple[FinishReason, list[_Call]]:
         config = self.config
         parts = self.writer.message_parts()
+        earlier, config.earlier = config.earlier, None
         request = ModelRequest(
             model=config.upstream_model,
             system=config.system,
@@ -136,7 +141,10 @@ class StepRunner:
             reasoning=config.reasoning,
             max_output_tokens=config.max_output_tokens,
             temperature=config.temperature,
+            earlier=earlier,
         )
+        if earlier is not None and not getattr(config.provider, "sends_early", False):
+            request = await resolved(request)
         self.writer.start_step()
         loop = asyncio.get_running_loop()
         task = asyncio.current_task()

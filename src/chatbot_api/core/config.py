@@ -151,6 +151,9 @@ class Settings(BaseSettings):
     artifact_model: str = "anthropic/claude-haiku-4.5"
     llm_idle_timeout_seconds: float = Field(default=60.0, gt=0)
     llm_connect_timeout_seconds: float = Field(default=10.0, gt=0)
+    # OpenAI-compatible upstreams: a turn's request head goes out while its message is being
+    # admitted, the body's rest (chunked) once the history is read.
+    llm_early_request: bool = True
     demo_model_word_delay_ms: int = Field(default=40, ge=0)
     max_output_tokens: int = Field(default=8192, ge=1)
 
