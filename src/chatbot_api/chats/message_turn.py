@@ -1,6 +1,7 @@
 """The common chat turn, a new user message: admitted in the fewest statements, its model call
-started as early as the database allows (before the commit on SQLite, right after the one
-admitting round trip on PostgreSQL); nothing of it is visible before the commit."""
+started as early as the database allows (before the commit on SQLite; on PostgreSQL during
+the one admitting round trip, the conversation sent once it is back); nothing of it is
+visible before the commit."""
 
 from __future__ import annotations
 
