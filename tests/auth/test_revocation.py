@@ -67,6 +67,36 @@ async def test_a_revocation_reaches_every_worker_before_it_returns(
             await client.aclose()
 
 
+async def test_a_revocation_waits_for_a_slow_worker_to_have_it(
+    redis: Redis, redis_url: str, prefix: str
+) -> None:
+    """The guarantee itself: `revoke` returns only once every subscribed worker has applied
+    the revocation, however late its listener gets to it."""
+    listener = Redis.from_url(redis_url)
+    slow = RedisRevokedTokens(listener, prefix)
+    applied = slow._on_message
+
+    async def late(channel: bytes, data: bytes) -> None:
+        await asyncio.sleep(0.3)
+        await applied(channel, data)
+
+    slow._on_message = late  # type: ignore[method-assign]
+    revoker = RedisRevokedTokens(redis, prefix)
+    slow.start()
+    try:
+        await _mirroring(slow)
+        jti = uuid.uuid4().hex
+        started = time.monotonic()
+        await revoker.revoke(jti, SOON)
+        assert time.monotonic() - started >= 0.3
+        assert await slow.is_revoked(jti)  # from its memory: mirroring
+        assert slow.mirroring
+    finally:
+        await slow.aclose()
+        await revoker.aclose()
+        await listener.aclose()
+
+
 async def test_a_worker_started_later_loads_the_revocations_made_before(
     redis: Redis, prefix: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
