@@ -235,7 +235,7 @@ async def test_commit_lost_is_503_with_nothing_live_or_stored(
 
     from chatbot_api.chats import turn_store
 
-    async def lost_statement(*args: Any) -> Any:
+    async def lost_statement(*args: Any, **kwargs: Any) -> Any:
         raise ConnectionResetError("connection lost")
 
     async def lost_commit(self: Any) -> None:
@@ -255,6 +255,40 @@ async def test_commit_lost_is_503_with_nothing_live_or_stored(
     assert resumed.status_code == 204
     await asyncio.sleep(0.2)
     assert await stored_messages(app, chat.id) == []
+
+
+@pytest.mark.parametrize("database", ["postgresql"], indirect=True)
+async def test_a_message_that_cannot_be_made_durable_gets_an_error_and_no_reply(
+    db: Any, app: FastAPI, client: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """PostgreSQL: the connection is lost while the admitted message is being made durable
+    (the reply is held until it is): the response ends with an error in place of the reply,
+    nothing of the reply is stored or left live, every connection goes back (or is
+    discarded), and the next turn works."""
+    from chatbot_api.chats import turn_store
+
+    real = turn_store._Durable.call
+
+    async def lost(self: Any, conn: Any) -> bool:
+        raise ConnectionResetError("connection lost")
+
+    user = await make_user(app)
+    chat = await make_chat(app, user)
+    monkeypatch.setattr(turn_store._Durable, "call", lost)
+    response, chunks = await send(client, user, chat_body(chat_id=chat.id))
+    assert response.status_code == 200
+    assert [c["type"] for c in chunks] == ["error", "finish"]
+    assert chunks[0]["errorText"] == "The reply could not be started."
+    assert chunks[1] == {"type": "finish", "finishReason": "error"}
+    await asyncio.sleep(0.2)
+    assert app.state.engine.sync_engine.pool.checkedout() == 0
+    assert await app.state.stream_log.active_stream(str(chat.id)) is None
+    assert [m.role for m in await stored_messages(app, chat.id)] == ["user"]
+    monkeypatch.setattr(turn_store._Durable, "call", real)
+    response, chunks = await send(client, user, chat_body(chat_id=chat.id))
+    assert response.status_code == 200
+    assert chunks[-1] == {"type": "finish", "finishReason": "stop"}
+    assert [m.role for m in await stored_messages(app, chat.id)] == ["user", "user", "assistant"]
 
 
 async def test_turn_that_cannot_start_after_admission_leaves_nothing_live(

@@ -1,9 +1,12 @@
-"""The PostgreSQL admission: one statement that locks, counts, inserts and commits."""
+"""The PostgreSQL admission: one statement that locks, counts, inserts and commits (without
+waiting for the WAL flush), then the one that makes the admitted message durable."""
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from datetime import timedelta
+from typing import Any
 
 import pytest
 
@@ -45,10 +48,12 @@ async def test_admission_counts_across_chats_commits_and_holds_nothing(
                 visibility="private",
             )
             key = limits.user_lock_key(user_id)
-            facts, history, release = await turn_store.admit_message_pg(
-                engine, limits.USER_LOCK_NAMESPACE, key, new
+            facts, history, admission = await turn_store.admit_message_pg(
+                engine, limits.USER_LOCK_NAMESPACE, key, new, durable_early=False
             )
-            release()  # the pool holds one connection: the next call needs it back
+            if facts.sent < limit:
+                await admission.make_durable()
+            admission.release()  # the pool holds one connection: the next call needs it back
             sent.append(facts.sent)
             owners.append(facts.owner)
             histories.append([row[2][0]["text"] for row in history])
@@ -98,24 +103,146 @@ async def test_a_connection_lost_during_the_admission_is_discarded(empty_pg: PgD
                 visibility="private",
             )
 
-        _, _, release = await turn_store.admit_message_pg(
-            engine, limits.USER_LOCK_NAMESPACE, key, message()
+        _, _, admission = await turn_store.admit_message_pg(
+            engine, limits.USER_LOCK_NAMESPACE, key, message(), durable_early=False
         )
-        release()
+        admission.release()
         async with engine.connect() as conn:  # the pool's one connection, back from `release`
             raw = await conn.get_raw_connection()
             backend = raw.driver_connection.get_server_pid()  # type: ignore[union-attr]
         await empty_pg.execute(f"SELECT pg_terminate_backend({backend})")
         lost = message()
         with pytest.raises((*DRIVER_ERRORS, OSError)):
-            await turn_store.admit_message_pg(engine, limits.USER_LOCK_NAMESPACE, key, lost)
+            await turn_store.admit_message_pg(
+                engine, limits.USER_LOCK_NAMESPACE, key, lost, durable_early=False
+            )
         assert engine.pool.checkedout() == 0  # type: ignore[attr-defined]
-        facts, _, release = await turn_store.admit_message_pg(
-            engine, limits.USER_LOCK_NAMESPACE, key, message()
+        facts, _, admission = await turn_store.admit_message_pg(
+            engine, limits.USER_LOCK_NAMESPACE, key, message(), durable_early=False
         )
-        release()
+        admission.release()
         assert (facts.owner, facts.taken) == (None, False)
         rows = await empty_pg.fetch("""SELECT count(*) FROM "Message_v2" WHERE role = 'user'""")
         assert rows[0][0] == 2  # the lost call inserted nothing
+    finally:
+        await engine.dispose()
+
+
+def _message(user_id: uuid.UUID, chat_id: uuid.UUID, limit: int = 10) -> turn_store.NewMessage:
+    now = utcnow()
+    return turn_store.NewMessage(
+        user_id=user_id,
+        chat_id=chat_id,
+        message_id=uuid.uuid4(),
+        parts=[{"type": "text", "text": "hello"}],
+        stream_id=uuid.uuid4(),
+        created_at=now,
+        since=now - timedelta(hours=24),
+        max_per_day=limit,
+        history_limit=10,
+        new_chat_title="New chat",
+        visibility="private",
+    )
+
+
+async def test_the_message_is_durable_once_its_stream_row_is_committed(
+    empty_pg: PgDatabase,
+) -> None:
+    """The admission's commit does not wait for the WAL flush; the durability statement, sent
+    on a second connection during the admission, commits the turn's stream row with the
+    flush: when it returns, the WAL is flushed past everything the admission wrote. The
+    admission's `synchronous_commit` does not outlive its own transaction."""
+    engine = create_engine(empty_pg.url, pool_size=2, max_overflow=0)
+    user_id = uuid.uuid4()
+    try:
+        await upgrade_head(engine)
+        await empty_pg.execute(f"""INSERT INTO "User" (id, email) VALUES ('{user_id}', 'a@b.c')""")
+        new = _message(user_id, uuid.uuid4())
+        key = limits.user_lock_key(user_id)
+        facts, _, admission = await turn_store.admit_message_pg(
+            engine, limits.USER_LOCK_NAMESPACE, key, new
+        )
+        assert (facts.owner, facts.sent, facts.taken) == (None, 0, False)
+        written = (await empty_pg.fetch("SELECT pg_current_wal_insert_lsn()"))[0][0]
+        await admission.make_durable()
+        admission.release()
+        flushed = await empty_pg.fetch("SELECT pg_current_wal_flush_lsn() >= $1::pg_lsn", written)
+        assert flushed[0][0] is True
+        streams = await empty_pg.fetch("""SELECT id, "chatId" FROM "Stream\"""")
+        assert [(r["id"], r["chatId"]) for r in streams] == [(new.stream_id, new.chat_id)]
+        await asyncio.sleep(0.05)
+        assert engine.pool.checkedout() == 0  # type: ignore[attr-defined]
+        async with engine.connect() as conn:
+            raw = await conn.get_raw_connection()
+            driver: Any = raw.driver_connection
+            assert await driver.fetchval("SHOW synchronous_commit") == "on"
+    finally:
+        await engine.dispose()
+
+
+async def test_a_durability_statement_that_ran_first_is_sent_again(
+    empty_pg: PgDatabase, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Should the early durability statement take the user's lock before the admission does,
+    it finds no message and inserts nothing (faked here: it answers so without asking);
+    `make_durable` then sends it again, after the admission, and the stream row is there."""
+    engine = create_engine(empty_pg.url, pool_size=2, max_overflow=0)
+    user_id = uuid.uuid4()
+    calls: list[bool] = []
+    real_call = turn_store._Durable.call
+
+    async def recorded(self: Any, conn: Any) -> bool:
+        found = await real_call(self, conn)
+        calls.append(found)
+        return found
+
+    async def ahead(self: Any, engine: Any) -> Any:  # as if it ran before the admission
+        return await engine.raw_connection(), False
+
+    monkeypatch.setattr(turn_store._Durable, "call", recorded)
+    monkeypatch.setattr(turn_store._Durable, "early", ahead)
+    try:
+        await upgrade_head(engine)
+        await empty_pg.execute(f"""INSERT INTO "User" (id, email) VALUES ('{user_id}', 'a@b.c')""")
+        new = _message(user_id, uuid.uuid4())
+        key = limits.user_lock_key(user_id)
+        _, _, admission = await turn_store.admit_message_pg(
+            engine, limits.USER_LOCK_NAMESPACE, key, new
+        )
+        await admission.make_durable()
+        admission.release()
+        assert calls == [True]  # sent again, it found the message
+        streams = await empty_pg.fetch("""SELECT id FROM "Stream\"""")
+        assert [r["id"] for r in streams] == [new.stream_id]
+        await asyncio.sleep(0.05)
+        assert engine.pool.checkedout() == 0  # type: ignore[attr-defined]
+    finally:
+        await engine.dispose()
+
+
+async def test_a_refused_message_gets_no_stream_row_and_returns_both_connections(
+    empty_pg: PgDatabase,
+) -> None:
+    """Over the limit: the early durability statement finds nothing (the admission inserted
+    nothing), and both connections go back to the pool once it has answered."""
+    engine = create_engine(empty_pg.url, pool_size=2, max_overflow=0)
+    user_id = uuid.uuid4()
+    try:
+        await upgrade_head(engine)
+        await empty_pg.execute(f"""INSERT INTO "User" (id, email) VALUES ('{user_id}', 'a@b.c')""")
+        key = limits.user_lock_key(user_id)
+        facts, _, admission = await turn_store.admit_message_pg(
+            engine, limits.USER_LOCK_NAMESPACE, key, _message(user_id, uuid.uuid4(), limit=0)
+        )
+        admission.release()
+        assert (facts.owner, facts.sent) == (None, 0)  # refused: 0 sent, 0 allowed
+        for _ in range(50):
+            if engine.pool.checkedout() == 0:  # type: ignore[attr-defined]
+                break
+            await asyncio.sleep(0.02)
+        assert engine.pool.checkedout() == 0  # type: ignore[attr-defined]
+        rows = await empty_pg.fetch("""SELECT count(*) FROM "Message_v2\"""")
+        streams = await empty_pg.fetch("""SELECT count(*) FROM "Stream\"""")
+        assert (rows[0][0], streams[0][0]) == (0, 0)
     finally:
         await engine.dispose()

@@ -248,3 +248,22 @@ async def test_sent_message_migration_on_postgres(empty_pg: PgDatabase) -> None:
         "SELECT prosrc FROM pg_proc WHERE proname = 'chatbot_api_admit_message'"
     )
     assert '"SentMessage"' in rows[0]["prosrc"]  # and 0006's counts from the new table
+
+
+async def test_the_async_commit_admission_functions_come_and_go(empty_pg: PgDatabase) -> None:
+    """0007 adds the two admission functions and keeps 0005's (an app of the previous release
+    still calls it during a rolling upgrade); downgrading removes only the new ones."""
+
+    async def functions() -> set[str]:
+        rows = await empty_pg.fetch(
+            "SELECT proname FROM pg_proc WHERE proname LIKE 'chatbot\\_api\\_%'"
+        )
+        return {row["proname"] for row in rows}
+
+    new = {"chatbot_api_admit_message_async_commit", "chatbot_api_message_durable"}
+    await _alembic(empty_pg.url, "upgrade", "head")
+    assert new | {"chatbot_api_admit_message"} <= await functions()
+    await _alembic(empty_pg.url, "downgrade", "0006_sent_message")
+    after = await functions()
+    assert "chatbot_api_admit_message" in after
+    assert not new & after

@@ -1,7 +1,8 @@
 """The common chat turn, a new user message: admitted in the fewest statements, its model call
 started as early as the database allows (before the commit on SQLite; on PostgreSQL during
 the one admitting round trip, the conversation sent once it is back); nothing of it is
-visible before the commit."""
+visible before the commit (on PostgreSQL, before the message is durable: the admission's
+commit does not wait for the WAL flush, a second statement does)."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+import structlog
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
@@ -28,7 +30,10 @@ from chatbot_api.core.errors import AppError, ChatForbidden, DatabaseError
 from chatbot_api.db.session import DRIVER_ERRORS, database_error
 from chatbot_api.db.types import iso_ms, utcnow
 
+log = structlog.get_logger(__name__)
+
 NEW_CHAT_TITLE = "New chat"
+_NOT_DURABLE = "The reply could not be started."
 
 
 def is_message_turn(request: ChatRequest) -> bool:
@@ -48,11 +53,15 @@ async def start_message_turn(
 ) -> str:
     """The common turn, a new user message: under the user's lock one read answers ownership,
     the limit and the id and brings the recent history; the model call starts as soon as the
-    facts admit the message (its chunks are held back until the commit and the log)."""
+    facts admit the message (its chunks are held back until the message is committed, on
+    PostgreSQL durable, and the log is open)."""
     engine = deps.engine
-    admit = _admit_pg if engine.dialect.name == "postgresql" else _admit_in_session
-    turn = await admit(engine, deps, user, request, _TurnSpec(model_id, resolved, hints))
-    turn.attach()  # committed, its log open
+    spec = _TurnSpec(model_id, resolved, hints)
+    if engine.dialect.name == "postgresql":
+        turn = await _admit_pg(engine, deps, user, request, spec)  # live once durable
+    else:
+        turn = await _admit_in_session(engine, deps, user, request, spec)
+        turn.attach()  # committed, its log open
     return turn.stream_key
 
 
@@ -66,26 +75,32 @@ class _TurnSpec:
 async def _admit_pg(
     engine: AsyncEngine, deps: TurnDeps, user: AuthUser, request: ChatRequest, spec: _TurnSpec
 ) -> Turn:
-    """PostgreSQL: one round trip admits and commits (turn_store.admit_message_pg). Meanwhile
-    the stream log opens (with Redis, a round trip of its own), not yet as the chat's, and
+    """PostgreSQL: one round trip admits and commits (turn_store.admit_message_pg), without
+    waiting for the WAL flush. Meanwhile the stream log opens (with Redis, a round trip of its
+    own), not yet as the chat's; the statement that makes the message durable goes out on a
+    second connection (it waits on the user's lock, so it runs right after the commit); and
     the turn starts: its model request goes out up to the system prompt and waits for the
     chat's history (`Turn(history_later=True)`); nothing of the conversation is sent before
-    the admission. Then the request's rest goes out first, and the log becomes the chat's.
+    the admission. Then the request's rest goes out, and the response can start: the turn's
+    chunks are held until the message is durable (`_go_live`), then the log becomes the
+    chat's and they flow.
 
     A refused turn is dropped: its log, and its unfinished request (the upstream never sees
-    a whole one). A user refused lately gets no early turn, so that refusals cannot make
-    the app drop upstream connections at will."""
+    a whole one). A user refused lately gets neither an early turn nor an early durability
+    statement (they follow the admission), so that refusals cannot make the app drop
+    upstream connections at will."""
     new = _new_message(deps, user, request)
     stream_key = str(new.stream_id)
     # A task and a callback: they start once the admission's query is on its way.
     opening = asyncio.ensure_future(open_stream_log(deps, stream_key, None))
     starting = None
-    if not _refusals.recent(user.id):
+    refused_lately = _refusals.recent(user.id)
+    if not refused_lately:
         starting = _EarlyStart(functools.partial(_start, deps, user, request, spec, None, new))
     try:
         lock = limits.user_lock_key(user.id)
-        facts, rows, release = await turn_store.admit_message_pg(
-            engine, limits.USER_LOCK_NAMESPACE, lock, new
+        facts, rows, admission = await turn_store.admit_message_pg(
+            engine, limits.USER_LOCK_NAMESPACE, lock, new, durable_early=not refused_lately
         )
     except BaseException as exc:
         if starting is not None:
@@ -95,12 +110,15 @@ async def _admit_pg(
             raise database_error(exc) from exc
         raise
     early = starting.take() if starting is not None else None
+    durable: asyncio.Task[None] | None = None
     try:
         try:
             await _refuse(deps, facts, user, new.max_per_day, since=new.since)
         except AppError:
             _refusals.add(user.id)
             raise
+        # Ahead of the turn's task: a statement still to send goes out before the request's rest.
+        durable = asyncio.ensure_future(admission.make_durable())
         new_chat = facts.owner is None
         if early is None:
             turn = _start(deps, user, request, spec, (new_chat, rows), new)
@@ -109,23 +127,48 @@ async def _admit_pg(
             turn.admit(
                 [context_message(row[1], row[2]) for row in rows], new.parts if new_chat else None
             )
+        await opening
     except BaseException:
-        release()
+        if durable is None:
+            admission.release()
+        else:  # its statement finishes (the message is committed anyway), then it goes back
+            durable.add_done_callback(lambda _: admission.release())
         if early is not None:
             early.abandon()
         await _drop_log(deps, opening, stream_key)
         raise
-    try:
-        # The model request (or its rest) goes out first; then the connection goes back to
-        # the pool.
-        await _let_model_request_out(release)
-        await opening
-        deps.stream_log.activate(stream_key, str(new.chat_id))
-    except BaseException:
-        turn.abandon()
-        await _drop_log(deps, opening, stream_key)
-        raise
+    deps.tasks.start(_go_live(deps, turn, durable, admission, str(new.chat_id)), name="go-live")
     return turn
+
+
+async def _go_live(
+    deps: TurnDeps,
+    turn: Turn,
+    durable: asyncio.Task[None],
+    admission: turn_store.PgAdmission,
+    chat_id: str,
+) -> None:
+    """Once the admitted message is durable, the turn's log becomes the chat's and its held
+    chunks go to it: nothing of the reply is shown (or resumable) for a message a crash
+    could still lose. If it cannot be made durable, the turn is dropped and its response
+    ends with an error."""
+    try:
+        try:
+            await durable
+        finally:
+            admission.release()
+    except BaseException as exc:
+        log.warning(
+            "the admitted message could not be made durable",
+            chat_id=chat_id,
+            error=type(exc).__name__,
+        )
+        await turn.fail(_NOT_DURABLE)
+        if not isinstance(exc, Exception):
+            raise
+        return
+    deps.stream_log.activate(turn.stream_key, chat_id)
+    turn.attach()
 
 
 class _EarlyStart:
@@ -187,20 +230,6 @@ async def _drop_log(deps: TurnDeps, opening: asyncio.Future[None], stream_key: s
     except Exception:
         return  # it did not open: nothing to drop
     await deps.stream_log.discard(stream_key)
-
-
-async def _let_model_request_out(then: Callable[[], None]) -> None:
-    """Two turns of the event loop, then `then()`: in the first the turn's task builds the
-    model request and aiohttp buffers its head (or, for a request already out, the task
-    writing its body takes the rest); aiohttp (before Python 3.12's eager tasks) writes a
-    body from a task of its own, scheduled behind this one, which runs in the second, ahead
-    of whatever `then` schedules. Without them, the request would reach the wire only after
-    this request's remaining work."""
-    try:
-        await asyncio.sleep(0)
-        await asyncio.sleep(0)
-    finally:
-        then()
 
 
 async def _admit_in_session(

@@ -170,6 +170,18 @@ class Turn:
             if task is not None:
                 task.cancel()
 
+    async def fail(self, error_text: str) -> None:
+        """Admitted, but it cannot go ahead (its message could not be made durable): drop the
+        turn and end its log with an error, in place of the held chunks (nothing of the reply
+        was visible or saved)."""
+        self.abandon()
+        self._held = None
+        self.writer.redirect(self._log_sink())
+        self.writer.error(error_text)
+        self.writer.finish("error")
+        self.writer.done()
+        await self.deps.stream_log.close(self.stream_key)
+
     def _log_sink(self) -> Callable[[bytes], None]:
         return functools.partial(self.deps.stream_log.append, self.stream_key)
 

@@ -5,9 +5,7 @@ admitted in one round trip (`admit_message_pg`)."""
 from __future__ import annotations
 
 import asyncio
-import functools
 import uuid
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -223,15 +221,19 @@ async def set_title(conn: AsyncConnection, chat_id: uuid.UUID, title: str) -> No
 
 
 # --- PostgreSQL: a new user message admitted in one round trip ------------------------------
-# `chatbot_api_admit_message` (migration 0005) takes the user's advisory lock, then reads the
-# facts and the recent history with a snapshot taken after the lock, and inserts the chat (if
-# new), the message and the stream only when the facts admit them. Called as a statement of
+# `chatbot_api_admit_message_async_commit` (migration 0007) takes the user's advisory lock,
+# then reads the facts and the recent history with a snapshot taken after the lock, and inserts
+# the chat (if new) and the message only when the facts admit them. Called as a statement of
 # its own: its implicit transaction has committed (or inserted nothing) when the rows come
-# back. Same lock as `limits.lock_user_messages` (namespace, key), so every writer serialises.
+# back, without waiting for the WAL flush. `chatbot_api_message_durable` (same lock) then
+# inserts the turn's stream row and commits waiting for the flush, which covers the message.
+# Same lock as `limits.lock_user_messages` (namespace, key), so every writer serialises.
 _PG_ADMIT = (
     "SELECT kind, owner, sent, taken, id, role, parts, created_at "
-    "FROM chatbot_api_admit_message($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)"
+    "FROM chatbot_api_admit_message_async_commit("
+    "$1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)"
 )
+_PG_DURABLE = "SELECT chatbot_api_message_durable($1, $2, $3, $4, $5, $6)"
 
 
 @dataclass(frozen=True, slots=True)
@@ -251,19 +253,117 @@ class NewMessage:
     visibility: str
 
 
+class MessageGone(Exception):
+    """The admitted message was deleted before it could be made durable."""
+
+
+@dataclass(frozen=True, slots=True)
+class _Durable:
+    """`chatbot_api_message_durable`'s arguments for one admission."""
+
+    lock_namespace: int
+    lock_key: int
+    new: NewMessage
+    at: datetime  # the message's createdAt as stored
+
+    async def call(self, conn: PoolProxiedConnection) -> bool:
+        driver: Any = conn.driver_connection
+        new = self.new
+        found: bool = await driver.fetchval(
+            _PG_DURABLE,
+            self.lock_namespace,
+            self.lock_key,
+            new.stream_id,
+            new.chat_id,
+            new.message_id,
+            self.at,
+        )
+        return found
+
+    async def early(self, engine: AsyncEngine) -> tuple[PoolProxiedConnection, bool]:
+        """On a connection of its own, sent while the admission runs: it waits on the user's
+        lock, so it usually runs right after the admission's commit (if it took the lock
+        first, it found nothing and says so)."""
+        conn = await engine.raw_connection()
+        try:
+            return conn, await self.call(conn)
+        except BaseException:
+            await greenlet_spawn(_discard, conn)
+            raise
+
+
+class PgAdmission:
+    """What follows the admitting statement: `make_durable()` (an admitted message), then
+    `release()` in any case (once; later calls do nothing)."""
+
+    def __init__(
+        self,
+        durable: _Durable,
+        conn: PoolProxiedConnection | None,
+        early: asyncio.Task[tuple[PoolProxiedConnection, bool]] | None,
+    ) -> None:
+        self._durable = durable
+        self._conn = conn  # the admission's own, when nothing was sent early
+        self._early = early
+
+    async def make_durable(self) -> None:
+        """Wait until the admitted message is durable: its turn's stream row committed (the
+        flush covers the message). A connection that fails here is discarded; MessageGone if
+        the message was deleted meanwhile."""
+        if self._early is not None:
+            self._conn, found = await self._early
+            self._early = None
+            if found:
+                return
+        conn = self._conn
+        assert conn is not None, "released"
+        try:  # (again, if the early one took the lock before the admission did)
+            found = await self._durable.call(conn)
+        except BaseException:
+            self._conn = None
+            await greenlet_spawn(_discard, conn)
+            raise
+        if not found:
+            raise MessageGone()
+
+    def release(self) -> None:
+        """Return the connections (idle: no transaction open) to the pool, each in a task of
+        its own (it can queue behind the turn's model call); a statement still running is
+        let finish first."""
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            _release_soon(conn)
+        early, self._early = self._early, None
+        if early is not None:
+            early.add_done_callback(_release_early)
+
+
+def _release_early(task: asyncio.Task[tuple[PoolProxiedConnection, bool]]) -> None:
+    if not task.cancelled() and task.exception() is None:
+        _release_soon(task.result()[0])  # a failed one discarded its connection
+
+
 async def admit_message_pg(
-    engine: AsyncEngine, lock_namespace: int, lock_key: int, new: NewMessage
-) -> tuple[AdmissionFacts, list[HistoryRow], Callable[[], None]]:
+    engine: AsyncEngine,
+    lock_namespace: int,
+    lock_key: int,
+    new: NewMessage,
+    *,
+    durable_early: bool = True,
+) -> tuple[AdmissionFacts, list[HistoryRow], PgAdmission]:
     """The facts and the chat's recent history (oldest first, when it is the user's), in one
     round trip on a pooled connection's asyncpg driver connection (no SQLAlchemy statement
-    machinery on the hot path); the rows are inserted and committed only when the facts admit
-    the message. A connection that fails during the call is in doubt: discarded, not reused.
-
-    The connection is idle (committed) when this returns; the caller hands it back with the
-    returned `release` (a task of its own, so it can queue behind the turn's model call)."""
+    machinery on the hot path); the chat and the message are inserted and committed (durable
+    once `PgAdmission.make_durable` returns) only when the facts admit the message. With
+    `durable_early`, that second statement is sent on a second connection during this round
+    trip; otherwise it follows on this one. A connection that fails during the call is in
+    doubt: discarded, not reused."""
     at = truncate_ms(new.created_at.astimezone(UTC).replace(tzinfo=None))
     since = new.since.astimezone(UTC).replace(tzinfo=None)
+    durable = _Durable(lock_namespace, lock_key, new, at)
     conn = await engine.raw_connection()  # the pool's connection, without a Connection
+    # A task: it starts once the admission's statement is on its way.
+    early = asyncio.ensure_future(durable.early(engine)) if durable_early else None
     try:
         driver: Any = conn.driver_connection
         rows = await driver.fetch(
@@ -279,13 +379,18 @@ async def admit_message_pg(
             new.new_chat_title,
             new.visibility,
             orjson.dumps(new.parts).decode(),
-            new.stream_id,
             new.history_limit,
         )
     except BaseException:
         await greenlet_spawn(_discard, conn)
+        if early is not None:
+            PgAdmission(durable, None, early).release()
         raise
-    release = functools.partial(_release_soon, conn)
+    if early is None:
+        admission = PgAdmission(durable, conn, None)
+    else:
+        _release_soon(conn)
+        admission = PgAdmission(durable, None, early)
     try:
         facts: AdmissionFacts | None = None
         history: list[HistoryRow] = []
@@ -297,10 +402,10 @@ async def admit_message_pg(
                 history.append((row[4], row[5], parts, row[7].replace(tzinfo=UTC)))
         assert facts is not None  # the function's first row, always
     except BaseException:
-        release()
+        admission.release()
         raise
     history.reverse()
-    return facts, history, release
+    return facts, history, admission
 
 
 _releasing: set[asyncio.Task[None]] = set()
