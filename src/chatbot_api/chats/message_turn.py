@@ -76,14 +76,14 @@ async def _admit_pg(
     engine: AsyncEngine, deps: TurnDeps, user: AuthUser, request: ChatRequest, spec: _TurnSpec
 ) -> Turn:
     """PostgreSQL: one round trip admits and commits (turn_store.admit_message_pg), without
-    waiting for the WAL flush. Meanwhile the stream log opens (with Redis, a round trip of its
-    own), not yet as the chat's; the statement that makes the message durable goes out on a
-    second connection (it waits on the user's lock, so it runs right after the commit); and
-    the turn starts: its model request goes out up to the system prompt and waits for the
-    chat's history (`Turn(history_later=True)`); nothing of the conversation is sent before
-    the admission. Then the request's rest goes out, and the response can start: the turn's
-    chunks are held until the message is durable (`_go_live`), then the log becomes the
-    chat's and they flow.
+    waiting for the WAL flush. Meanwhile the statement that makes the message durable goes
+    out on a second connection (it waits on the user's lock, so it runs right after the
+    commit), and the turn starts: its model request goes out up to the system prompt and
+    waits for the chat's history (`Turn(history_later=True)`); nothing of the conversation
+    is sent before the admission. Then the request's rest goes out, the stream log opens
+    (with Redis, a round trip of its own), not yet as the chat's, and the response starts;
+    the turn's chunks are held until the message is durable (`_go_live`), then the log
+    becomes the chat's and they flow.
 
     A refused turn is dropped: its log, and its unfinished request (the upstream never sees
     a whole one). A user refused lately gets neither an early turn nor an early durability
@@ -91,11 +91,9 @@ async def _admit_pg(
     upstream connections at will."""
     new = _new_message(deps, user, request)
     stream_key = str(new.stream_id)
-    # A task and a callback: they start once the admission's query is on its way.
-    opening = asyncio.ensure_future(open_stream_log(deps, stream_key, None))
     starting = None
     refused_lately = _refusals.recent(user.id)
-    if not refused_lately:
+    if not refused_lately:  # a callback: it runs once the admission's query is on its way
         starting = _EarlyStart(functools.partial(_start, deps, user, request, spec, None, new))
     try:
         lock = limits.user_lock_key(user.id)
@@ -105,37 +103,39 @@ async def _admit_pg(
     except BaseException as exc:
         if starting is not None:
             starting.drop()
-        await _drop_log(deps, opening, stream_key)
         if isinstance(exc, (SQLAlchemyError, *DRIVER_ERRORS, OSError)):
             raise database_error(exc) from exc
         raise
-    early = starting.take() if starting is not None else None
+    turn = starting.take() if starting is not None else None
     durable: asyncio.Task[None] | None = None
+    opening: asyncio.Task[None] | None = None
     try:
         try:
             await _refuse(deps, facts, user, new.max_per_day, since=new.since)
         except AppError:
             _refusals.add(user.id)
             raise
-        # Ahead of the turn's task: a statement still to send goes out before the request's rest.
+        # Tasks run in the order they are made: a statement still to send goes out first,
+        # then the model request's rest, then the log opens (with Redis, a round trip).
         durable = asyncio.ensure_future(admission.make_durable())
         new_chat = facts.owner is None
-        if early is None:
+        if turn is None:
             turn = _start(deps, user, request, spec, (new_chat, rows), new)
         else:
-            turn = early
             turn.admit(
                 [context_message(row[1], row[2]) for row in rows], new.parts if new_chat else None
             )
+        opening = asyncio.ensure_future(open_stream_log(deps, stream_key, None))
         await opening
     except BaseException:
         if durable is None:
             admission.release()
         else:  # its statement finishes (the message is committed anyway), then it goes back
             durable.add_done_callback(lambda _: admission.release())
-        if early is not None:
-            early.abandon()
-        await _drop_log(deps, opening, stream_key)
+        if turn is not None:
+            turn.abandon()
+        if opening is not None:
+            await _drop_log(deps, opening, stream_key)
         raise
     deps.tasks.start(_go_live(deps, turn, durable, admission, str(new.chat_id)), name="go-live")
     return turn
