@@ -10,6 +10,7 @@ import httpx
 import structlog
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
+from fastapi.telemetry import TelemetryConfig
 
 from chatbot_api import __version__
 from chatbot_api.ai.providers.http import create_llm_session
@@ -29,6 +30,8 @@ from chatbot_api.files.storage import create_storage
 from chatbot_api.streaming.factory import create_stream_log
 
 log = structlog.get_logger("chatbot_api")
+
+_NO_TELEMETRY: TelemetryConfig = {"tracing": False, "metrics": False, "logs": False}
 
 DESCRIPTION = """
 A Python backend for AI chat frontends.
@@ -104,6 +107,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version=__version__,
         description=DESCRIPTION,
         lifespan=lifespan,
+        telemetry=None if settings.otel_enabled else _NO_TELEMETRY,
     )
     app.state.settings = settings
     install_error_handlers(app)

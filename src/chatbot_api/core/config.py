@@ -58,6 +58,9 @@ class Settings(BaseSettings):
     data_dir: Path = Path("./data")
     log_level: str = "INFO"
     log_json: bool | None = None  # default: JSON in production, console otherwise
+    # FastAPI's native OpenTelemetry (through globally configured providers): opt-in, since
+    # looking for providers costs every request even when none is configured.
+    otel_enabled: bool = False
     cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
     public_base_url: str | None = None  # how clients reach us (for file URLs); else the request URL
     trust_proxy_headers: bool = False  # honour X-Forwarded-For for client IPs
