@@ -85,10 +85,10 @@ async def _admit_pg(
     the turn's chunks are held until the message is durable (`_go_live`), then the log
     becomes the chat's and they flow.
 
-    A refused turn is dropped: its log, and its unfinished request (the upstream never sees
-    a whole one). A user refused lately gets neither an early turn nor an early durability
-    statement (they follow the admission), so that refusals cannot make the app drop
-    upstream connections at will."""
+    A refused turn is dropped with its unfinished request (the upstream never sees a whole
+    one); its early durability statement finds nothing, and no log was opened. A user
+    refused lately gets neither an early turn nor an early durability statement (they follow
+    the admission), so that refusals cannot make the app drop upstream connections at will."""
     new = _new_message(deps, user, request)
     stream_key = str(new.stream_id)
     starting = None
@@ -107,7 +107,6 @@ async def _admit_pg(
             raise database_error(exc) from exc
         raise
     turn = starting.take() if starting is not None else None
-    durable: asyncio.Task[None] | None = None
     opening: asyncio.Task[None] | None = None
     try:
         try:
@@ -115,9 +114,6 @@ async def _admit_pg(
         except AppError:
             _refusals.add(user.id)
             raise
-        # Tasks run in the order they are made: a statement still to send goes out first,
-        # then the model request's rest, then the log opens (with Redis, a round trip).
-        durable = asyncio.ensure_future(admission.make_durable())
         new_chat = facts.owner is None
         if turn is None:
             turn = _start(deps, user, request, spec, (new_chat, rows), new)
@@ -125,28 +121,22 @@ async def _admit_pg(
             turn.admit(
                 [context_message(row[1], row[2]) for row in rows], new.parts if new_chat else None
             )
+        # A task: it runs after the turn's, which sends the model request's rest.
         opening = asyncio.ensure_future(open_stream_log(deps, stream_key, None))
         await opening
     except BaseException:
-        if durable is None:
-            admission.release()
-        else:  # its statement finishes (the message is committed anyway), then it goes back
-            durable.add_done_callback(lambda _: admission.release())
+        admission.release()  # a statement still running finishes first
         if turn is not None:
             turn.abandon()
         if opening is not None:
             await _drop_log(deps, opening, stream_key)
         raise
-    deps.tasks.start(_go_live(deps, turn, durable, admission, str(new.chat_id)), name="go-live")
+    deps.tasks.start(_go_live(deps, turn, admission, str(new.chat_id)), name="go-live")
     return turn
 
 
 async def _go_live(
-    deps: TurnDeps,
-    turn: Turn,
-    durable: asyncio.Task[None],
-    admission: turn_store.PgAdmission,
-    chat_id: str,
+    deps: TurnDeps, turn: Turn, admission: turn_store.PgAdmission, chat_id: str
 ) -> None:
     """Once the admitted message is durable, the turn's log becomes the chat's and its held
     chunks go to it: nothing of the reply is shown (or resumable) for a message a crash
@@ -154,7 +144,7 @@ async def _go_live(
     ends with an error."""
     try:
         try:
-            await durable
+            await admission.make_durable()
         finally:
             admission.release()
     except BaseException as exc:
