@@ -183,7 +183,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             existing = await seed_existing_chats(bench, n)
             history = turns.history_messages(20)
             data["ttft_existing"] = await turns.added_ttft(
-                streaming, bench.fake, n, existing, history
+                streaming, bench.fake, n, existing, history, order_seed=1
             )
         if "concurrency" not in skip:
             note("concurrency")

@@ -145,17 +145,22 @@ async def added_ttft(
     turns: int,
     existing_chats: dict[str, list[str]] | None,
     history: list[dict[str, Any]] | None,
+    order_seed: int = 0,
 ) -> dict[str, Any]:
     """`turns` sequential short turns per target, each paired with the same request sent
-    straight to the fake upstream just before it (interleaved: D A D B D C …)."""
+    straight to the fake upstream just before it (interleaved: D A D B D C …). Each round
+    takes the targets in a new random order (seeded: `order_seed`), so that none always
+    follows the same one (whose background work, e.g. a new chat's title and saves, may
+    still run) and none always comes first after the direct request."""
     model = "fake-n20-r0"
+    rng = random.Random(order_seed)
     for target in targets:
         check(await send_turn(target, model), f"warm-up {target.name}")
     added: dict[str, list[float]] = {t.name: [] for t in targets}
     raw: dict[str, list[float]] = {t.name: [] for t in targets}
     direct: list[float] = []
     for i in range(turns):
-        for target in targets:
+        for target in rng.sample(targets, len(targets)):
             ref = await send_direct(fake, model, history)
             check(ref, "direct")
             chat_id = None
@@ -169,6 +174,7 @@ async def added_ttft(
             raw[target.name].append(result.ttft_ms)
             added[target.name].append(result.ttft_ms - ref.ttft_ms)
     return {
+        "order_seed": order_seed,
         "direct_ms": summary(direct),
         "targets": {
             name: {"ttft_ms": summary(raw[name]), "added_ms": summary(values)}
