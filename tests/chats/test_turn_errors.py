@@ -197,8 +197,9 @@ async def test_shutdown_finishes_running_turns_and_saves_their_replies(
 async def test_stream_log_down_is_503_keeps_the_message_and_recovers(
     db: Any, app: FastAPI, client: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """The stream log cannot be opened (as when Redis is unreachable): 503 `offline:chat`, the
-    user's message is kept, no reply is produced; the next turn works once the log is back."""
+    """The stream log cannot be opened (as when Redis is unreachable for a log opened at
+    once): 503 `offline:chat`, the user's message is kept, no reply is produced; the next
+    turn works once the log is back."""
     stream_log = app.state.stream_log
     opened = stream_log.open
 

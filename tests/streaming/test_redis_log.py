@@ -203,3 +203,84 @@ async def test_producing_worker_keeps_only_what_its_first_reader_has_not_read(
     await a.close("s1")
     await asyncio.wait_for(late, 5)
     assert second == sent
+
+
+async def test_a_log_opened_without_its_chat_reaches_redis_with_the_next_write(
+    workers: Workers,
+) -> None:
+    """Opening a log for a turn still being admitted makes no round trip: the log is created
+    in Redis with the next batch, ahead of its events and its activation, and another worker
+    then resumes it whole."""
+    a, b, inspect, prefix = workers
+    key = f"{prefix}stream:s1"
+    await a.open("s1", None)
+    assert await inspect.exists(key) == 0  # nothing written yet
+    sent = [f"data: {i}\n\n".encode() for i in range(20)]
+    for event in sent[:10]:
+        a.append("s1", event)
+    a.activate("s1", "chat-1")
+    for _ in range(100):
+        if await b.active_stream("chat-1") == "s1":
+            break
+        await asyncio.sleep(0.01)
+    assert await b.active_stream("chat-1") == "s1"
+    entries = await inspect.xrange(key)
+    assert entries[0][1] == {b"open": b"1"}
+    assert await inspect.ttl(key) > 0
+    reader = asyncio.create_task(_collect(b, "s1"))
+    for event in sent[10:]:
+        a.append("s1", event)
+    await a.close("s1")
+    assert await asyncio.wait_for(reader, 5) == sent
+
+
+async def test_a_log_opened_and_closed_before_any_write_is_created_then_closed(
+    workers: Workers,
+) -> None:
+    a, b, _, _ = workers
+    await a.open("s1", None)
+    a.append("s1", b"data: 1\n\n")
+    a.activate("s1", "chat-1")
+    await a.close("s1")  # within the same flush interval
+    assert await asyncio.wait_for(_collect(b, "s1"), 2) == [b"data: 1\n\n"]
+    assert await b.active_stream("chat-1") is None
+
+
+async def test_a_log_redis_could_not_create_stays_local(
+    workers: Workers, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The write that would create the log in Redis fails: the log's own reader still gets
+    every event, but nothing of it reaches Redis later and it never becomes the chat's."""
+    from redis.exceptions import ConnectionError as RedisConnectionError
+
+    a, b, inspect, prefix = workers
+    real = a._write_in
+    failures = 0
+
+    async def failing_once(*args: object, **kwargs: object) -> None:
+        nonlocal failures
+        if failures == 0:
+            failures += 1
+            raise RedisConnectionError("Redis went away")
+        await real(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(a, "_write_in", failing_once)
+    await a.open("s1", None)
+    own = asyncio.create_task(_collect(a, "s1"))
+    sent = [f"data: {i}\n\n".encode() for i in range(10)]
+    for event in sent[:5]:
+        a.append("s1", event)
+    await asyncio.sleep(0.05)  # the failed write
+    assert failures == 1
+    a.activate("s1", "chat-1")
+    for event in sent[5:]:
+        a.append("s1", event)
+    await asyncio.sleep(0.05)
+    await a.close("s1")
+    assert await asyncio.wait_for(own, 2) == sent
+    assert await inspect.exists(f"{prefix}stream:s1") == 0
+    assert await b.active_stream("chat-1") is None
+
+
+async def _collect(log: RedisStreamLog, stream_id: str) -> list[bytes]:
+    return split_events([chunk async for chunk in log.read(stream_id)])

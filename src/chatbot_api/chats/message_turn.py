@@ -81,9 +81,9 @@ async def _admit_pg(
     commit), and the turn starts: its model request goes out up to the system prompt and
     waits for the chat's history (`Turn(history_later=True)`); nothing of the conversation
     is sent before the admission. Then the request's rest goes out, the stream log opens
-    (with Redis, a round trip of its own), not yet as the chat's, and the response starts;
-    the turn's chunks are held until the message is durable (`_go_live`), then the log
-    becomes the chat's and they flow.
+    (with Redis, created there with its first events), not yet as the chat's, and the
+    response starts; the turn's chunks are held until the message is durable (`_go_live`),
+    then the log becomes the chat's and they flow.
 
     A refused turn is dropped with its unfinished request (the upstream never sees a whole
     one); its early durability statement finds nothing, and no log was opened. A user

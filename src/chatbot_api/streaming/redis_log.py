@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
 from typing import cast
 
 import structlog
@@ -58,12 +59,26 @@ CLEAR_ACTIVE = (
 Entries = list[tuple[bytes, dict[bytes, bytes]]]
 
 
+@dataclass(frozen=True, slots=True)
+class _Open:
+    """A log to create in Redis (OPEN_STREAM's keys and arguments)."""
+
+    stream_id: str
+    keys: list[str]
+    args: list[str | int]
+
+
 class RedisStreamLog:
     """Stream logs in Redis Streams under `prefix`.
 
     `append` never waits: the event goes to the local fan-out at once and to a buffer that
     one background task writes every `flush_ms` in a single pipeline. Stops travel on one
     pub/sub channel per prefix, with a key as a backstop.
+
+    A log opened without its chat (a turn still being admitted) is created in Redis with that
+    next write too, ahead of its events: nothing on the way to the first token waits for
+    Redis. Should that write fail, the log stays local (its own response gets every event;
+    no other worker can resume it) instead of leaving a partial copy in Redis.
     """
 
     def __init__(
@@ -90,6 +105,8 @@ class RedisStreamLog:
         self._local: dict[str, LocalStream] = {}
         self._chats: dict[str, str] = {}
         self._pending: list[tuple[str, bytes]] = []
+        self._opens: list[_Open] = []  # logs to create in Redis with the next write
+        self._local_only: set[str] = set()  # logs whose creation in Redis failed
         self._activations: list[tuple[str, str]] = []  # (chat id, stream id) to write
         self._has_pending = asyncio.Event()
         self._write_lock = asyncio.Lock()
@@ -121,10 +138,13 @@ class RedisStreamLog:
         self._local[stream_id] = LocalStream(replayable=False)
         keys = [self._stream_key(stream_id), self._stop_key(stream_id), self._live_key(stream_id)]
         args: list[str | int] = [self._live_ttl, LIVENESS_TTL]
-        if chat_id is not None:
-            self._chats[stream_id] = chat_id
-            keys.append(self._active_key(chat_id))
-            args.append(stream_id)
+        if chat_id is None:
+            self._opens.append(_Open(stream_id, keys, args))
+            self._has_pending.set()
+            return
+        self._chats[stream_id] = chat_id
+        keys.append(self._active_key(chat_id))
+        args.append(stream_id)
         await self._open_stream(keys=keys, args=args)
 
     def activate(self, stream_id: str, chat_id: str) -> None:
@@ -132,6 +152,8 @@ class RedisStreamLog:
         later), before anything that closes the stream."""
         local = self._local.get(stream_id)
         if local is None or local.closed or stream_id in self._chats:
+            return
+        if stream_id in self._local_only:
             return
         self._chats[stream_id] = chat_id
         self._activations.append((chat_id, stream_id))
@@ -144,6 +166,8 @@ class RedisStreamLog:
         local.close()
         self._chats.pop(stream_id, None)
         self._pending = [(sid, event) for sid, event in self._pending if sid != stream_id]
+        self._opens = [o for o in self._opens if o.stream_id != stream_id]
+        self._local_only.discard(stream_id)
         try:
             await self._redis.delete(
                 self._stream_key(stream_id), self._live_key(stream_id), self._stop_key(stream_id)
@@ -156,8 +180,9 @@ class RedisStreamLog:
         if local is None or local.closed:
             return
         local.append(event)
-        self._pending.append((stream_id, event))
-        self._has_pending.set()
+        if stream_id not in self._local_only:
+            self._pending.append((stream_id, event))
+            self._has_pending.set()
 
     async def close(self, stream_id: str) -> None:
         local = self._local.get(stream_id)
@@ -168,21 +193,25 @@ class RedisStreamLog:
         key = self._stream_key(stream_id)
         try:
             async with self._write_lock:
-                batch, self._pending = self._pending, []
-                activations, self._activations = self._activations, []
-                async with self._redis.pipeline(transaction=False) as pipe:
-                    self._activate_in(pipe, activations)
-                    if batch:
-                        await self._append_batch(*self._batch_args(batch), client=pipe)
-                    pipe.xadd(key, {DONE: b"1"})
-                    pipe.expire(key, self._closed_ttl)
-                    pipe.delete(self._live_key(stream_id), self._stop_key(stream_id))
-                    pipe.eval(CLEAR_ACTIVE, 1, self._active_key(chat_id), stream_id)
-                    await pipe.execute()
+                if stream_id in self._local_only:
+                    return
+                opens, batch, activations = self._take_pending()
+                try:
+                    async with self._redis.pipeline(transaction=False) as pipe:
+                        await self._write_in(pipe, opens, batch, activations)
+                        pipe.xadd(key, {DONE: b"1"})
+                        pipe.expire(key, self._closed_ttl)
+                        pipe.delete(self._live_key(stream_id), self._stop_key(stream_id))
+                        pipe.eval(CLEAR_ACTIVE, 1, self._active_key(chat_id), stream_id)
+                        await pipe.execute()
+                except BaseException:
+                    self._opens_failed(opens)
+                    raise
         except (RedisError, OSError):
             log.exception("stream_log_close_failed", stream_id=stream_id)
         finally:
             self._local.pop(stream_id, None)
+            self._local_only.discard(stream_id)
 
     def _batch_args(self, batch: list[tuple[str, bytes]]) -> tuple[list[str], list[bytes]]:
         """(stream keys, their entries): one entry per stream holding its events back to back
@@ -193,9 +222,37 @@ class RedisStreamLog:
         keys = [self._stream_key(stream_id) for stream_id in grouped]
         return keys, [b"".join(events) for events in grouped.values()]
 
-    def _activate_in(self, pipe: Pipeline, activations: list[tuple[str, str]]) -> None:
+    def _take_pending(self) -> tuple[list[_Open], list[tuple[str, bytes]], list[tuple[str, str]]]:
+        """What the next write carries: new logs, then activations, then events."""
+        opens, self._opens = self._opens, []
+        batch, self._pending = self._pending, []
+        activations, self._activations = self._activations, []
+        return opens, batch, activations
+
+    async def _write_in(
+        self,
+        pipe: Pipeline,
+        opens: list[_Open],
+        batch: list[tuple[str, bytes]],
+        activations: list[tuple[str, str]],
+    ) -> None:
+        for new in opens:
+            await self._open_stream(keys=new.keys, args=new.args, client=pipe)
         for chat_id, stream_id in activations:
             pipe.set(self._active_key(chat_id), stream_id, ex=LIVENESS_TTL)
+        if batch:
+            await self._append_batch(*self._batch_args(batch), client=pipe)
+
+    def _opens_failed(self, opens: list[_Open]) -> None:
+        """Logs that could not be created in Redis stay local: nothing more of them is
+        written there, and they never become a chat's active stream."""
+        for new in opens:
+            if new.stream_id in self._local:
+                self._local_only.add(new.stream_id)
+                self._chats.pop(new.stream_id, None)
+        failed = {new.stream_id for new in opens}
+        self._pending = [(sid, event) for sid, event in self._pending if sid not in failed]
+        self._activations = [(c, sid) for c, sid in self._activations if sid not in failed]
 
     async def _flush_forever(self) -> None:
         while True:
@@ -203,20 +260,21 @@ class RedisStreamLog:
             await asyncio.sleep(self._flush_seconds)
             async with self._write_lock:
                 self._has_pending.clear()
-                batch, self._pending = self._pending, []
-                activations, self._activations = self._activations, []
+                opens, batch, activations = self._take_pending()
                 try:
-                    if activations:
+                    if opens or activations:
                         async with self._redis.pipeline(transaction=False) as pipe:
-                            self._activate_in(pipe, activations)
-                            if batch:
-                                await self._append_batch(*self._batch_args(batch), client=pipe)
+                            await self._write_in(pipe, opens, batch, activations)
                             await pipe.execute()
                     elif batch:
                         await self._append_batch(*self._batch_args(batch))
                 except (RedisError, OSError):
+                    self._opens_failed(opens)
                     log.exception(
-                        "stream_log_flush_failed", events=len(batch), activations=len(activations)
+                        "stream_log_flush_failed",
+                        opens=len(opens),
+                        events=len(batch),
+                        activations=len(activations),
                     )
 
     async def _heartbeat_forever(self) -> None:
