@@ -68,7 +68,10 @@ async def seed_chats(
             records=message_rows,
             columns=["id", "chatId", "role", "parts", "attachments", "createdAt"],
         )
-        await conn.execute('ANALYZE "Chat"; ANALYZE "Message_v2"')
+        # VACUUM too: a steady state (visibility map set), and no autovacuum of the fresh rows
+        # running while latencies are measured.
+        for table in ("Chat", "Message_v2", "SentMessage"):
+            await conn.execute(f'VACUUM (ANALYZE) "{table}"')
     finally:
         await conn.close()
     return [str(row[0]) for row in reversed(chat_rows)]
@@ -122,20 +125,25 @@ async def _run_block(port: int, token: str, path: str, clients: int, n: int) -> 
 async def reading(
     targets: list[Target], plan: ReadPlan, requests: dict[int, int], blocks: int = 4
 ) -> dict[str, Any]:
-    """Latency per endpoint, per client count, per target; targets interleaved block by block."""
+    """Latency per endpoint, per client count, per target; endpoints and targets interleaved
+    block by block (so that background work on the machine falls on all of them alike)."""
     out: dict[str, Any] = {}
-    for name, path in plan.paths.items():
+    for path in plan.paths.values():
         for target in targets:  # warm-up
             await _run_block(target.port, plan.token, path, 1, 5)
-        for clients, n in requests.items():
-            lat: dict[str, list[float]] = {t.name: [] for t in targets}
-            for _ in range(blocks):
+    for clients, n in requests.items():
+        lat: dict[tuple[str, str], list[float]] = {
+            (name, t.name): [] for name in plan.paths for t in targets
+        }
+        for _ in range(blocks):
+            for name, path in plan.paths.items():
                 for target in targets:
-                    lat[target.name] += await _run_block(
+                    lat[name, target.name] += await _run_block(
                         target.port, plan.token, path, clients, n // blocks
                     )
+        for name in plan.paths:
             for target in targets:
-                values = lat[target.name]
+                values = lat[name, target.name]
                 row = summary(values)
                 row["p50"] = row["median"]
                 row["p90"] = pct(values, 90)
