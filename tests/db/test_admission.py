@@ -18,6 +18,25 @@ from chatbot_api.db.types import utcnow
 from tests.db.pg import PgDatabase
 
 
+def _message(
+    user_id: uuid.UUID, chat_id: uuid.UUID, *, limit: int = 10, text: str = "hello"
+) -> turn_store.NewMessage:
+    now = utcnow()
+    return turn_store.NewMessage(
+        user_id=user_id,
+        chat_id=chat_id,
+        message_id=uuid.uuid4(),
+        parts=[{"type": "text", "text": text}],
+        stream_id=uuid.uuid4(),
+        created_at=now,
+        since=now - timedelta(hours=24),
+        max_per_day=limit,
+        history_limit=10,
+        new_chat_title="New chat",
+        visibility="private",
+    )
+
+
 async def test_admission_counts_across_chats_commits_and_holds_nothing(
     empty_pg: PgDatabase,
 ) -> None:
@@ -33,20 +52,7 @@ async def test_admission_counts_across_chats_commits_and_holds_nothing(
         chats = [uuid.uuid4() for _ in range(4)]
         sent, owners, histories = [], [], []
         for index in range(limit + 1):  # two messages per chat: the count spans chats
-            now = utcnow()
-            new = turn_store.NewMessage(
-                user_id=user_id,
-                chat_id=chats[index // 2],
-                message_id=uuid.uuid4(),
-                parts=[{"type": "text", "text": f"message {index}"}],
-                stream_id=uuid.uuid4(),
-                created_at=now,
-                since=now - timedelta(hours=24),
-                max_per_day=limit,
-                history_limit=10,
-                new_chat_title="New chat",
-                visibility="private",
-            )
+            new = _message(user_id, chats[index // 2], limit=limit, text=f"message {index}")
             key = limits.user_lock_key(user_id)
             facts, history, admission = await turn_store.admit_message_pg(
                 engine, limits.USER_LOCK_NAMESPACE, key, new, durable_early=False
@@ -88,20 +94,7 @@ async def test_a_connection_lost_during_the_admission_is_discarded(empty_pg: PgD
         key = limits.user_lock_key(user_id)
 
         def message() -> turn_store.NewMessage:
-            now = utcnow()
-            return turn_store.NewMessage(
-                user_id=user_id,
-                chat_id=uuid.uuid4(),
-                message_id=uuid.uuid4(),
-                parts=[{"type": "text", "text": "hello"}],
-                stream_id=uuid.uuid4(),
-                created_at=now,
-                since=now - timedelta(hours=24),
-                max_per_day=10,
-                history_limit=10,
-                new_chat_title="New chat",
-                visibility="private",
-            )
+            return _message(user_id, uuid.uuid4())
 
         _, _, admission = await turn_store.admit_message_pg(
             engine, limits.USER_LOCK_NAMESPACE, key, message(), durable_early=False
@@ -126,23 +119,6 @@ async def test_a_connection_lost_during_the_admission_is_discarded(empty_pg: PgD
         assert rows[0][0] == 2  # the lost call inserted nothing
     finally:
         await engine.dispose()
-
-
-def _message(user_id: uuid.UUID, chat_id: uuid.UUID, limit: int = 10) -> turn_store.NewMessage:
-    now = utcnow()
-    return turn_store.NewMessage(
-        user_id=user_id,
-        chat_id=chat_id,
-        message_id=uuid.uuid4(),
-        parts=[{"type": "text", "text": "hello"}],
-        stream_id=uuid.uuid4(),
-        created_at=now,
-        since=now - timedelta(hours=24),
-        max_per_day=limit,
-        history_limit=10,
-        new_chat_title="New chat",
-        visibility="private",
-    )
 
 
 async def test_the_message_is_durable_once_its_stream_row_is_committed(
