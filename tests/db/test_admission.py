@@ -4,11 +4,14 @@ waiting for the WAL flush), then the one that makes the admitted message durable
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import uuid
+from collections.abc import AsyncIterator
 from datetime import timedelta
 from typing import Any
 
 import pytest
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from chatbot_api.chats import limits, turn_store
 from chatbot_api.db.engine import create_engine
@@ -16,6 +19,30 @@ from chatbot_api.db.migrate import upgrade_head
 from chatbot_api.db.session import DRIVER_ERRORS
 from chatbot_api.db.types import utcnow
 from tests.db.pg import PgDatabase
+
+
+@contextlib.asynccontextmanager
+async def _migrated(
+    empty_pg: PgDatabase, *, pool_size: int
+) -> AsyncIterator[tuple[AsyncEngine, uuid.UUID]]:
+    """An engine on the migrated database (at most `pool_size` connections) and a user."""
+    engine = create_engine(empty_pg.url, pool_size=pool_size, max_overflow=0)
+    user_id = uuid.uuid4()
+    try:
+        await upgrade_head(engine)
+        await empty_pg.execute(f"""INSERT INTO "User" (id, email) VALUES ('{user_id}', 'a@b.c')""")
+        yield engine, user_id
+    finally:
+        await engine.dispose()
+
+
+async def _admit(
+    engine: AsyncEngine, new: turn_store.NewMessage, *, durable_early: bool = True
+) -> tuple[turn_store.AdmissionFacts, list[turn_store.HistoryRow], turn_store.PgAdmission]:
+    key = limits.user_lock_key(new.user_id)
+    return await turn_store.admit_message_pg(
+        engine, limits.USER_LOCK_NAMESPACE, key, new, durable_early=durable_early
+    )
 
 
 def _message(
@@ -43,20 +70,13 @@ async def test_admission_counts_across_chats_commits_and_holds_nothing(
     """Messages in several chats count against the limit; the one over it is refused and
     inserts nothing; each call has committed when it returns (no transaction left open, no
     advisory lock held); the history comes back oldest first."""
-    engine = create_engine(empty_pg.url, pool_size=1, max_overflow=0)
-    user_id = uuid.uuid4()
-    try:
-        await upgrade_head(engine)
-        await empty_pg.execute(f"""INSERT INTO "User" (id, email) VALUES ('{user_id}', 'a@b.c')""")
+    async with _migrated(empty_pg, pool_size=1) as (engine, user_id):
         limit = 7
         chats = [uuid.uuid4() for _ in range(4)]
         sent, owners, histories = [], [], []
         for index in range(limit + 1):  # two messages per chat: the count spans chats
             new = _message(user_id, chats[index // 2], limit=limit, text=f"message {index}")
-            key = limits.user_lock_key(user_id)
-            facts, history, admission = await turn_store.admit_message_pg(
-                engine, limits.USER_LOCK_NAMESPACE, key, new, durable_early=False
-            )
+            facts, history, admission = await _admit(engine, new, durable_early=False)
             if facts.sent < limit:
                 await admission.make_durable()
             admission.release()  # the pool holds one connection: the next call needs it back
@@ -78,27 +98,18 @@ async def test_admission_counts_across_chats_commits_and_holds_nothing(
             "AND state LIKE 'idle in transaction%'"
         )
         assert (locks[0][0], idle[0][0]) == (0, 0)
-    finally:
-        await engine.dispose()
 
 
 async def test_a_connection_lost_during_the_admission_is_discarded(empty_pg: PgDatabase) -> None:
     """The admission's connection dies under it (its server backend is terminated): the call
     fails, the connection is thrown away instead of going back to the pool, and the next
     admission gets a new one and succeeds."""
-    engine = create_engine(empty_pg.url, pool_size=1, max_overflow=0)
-    user_id = uuid.uuid4()
-    try:
-        await upgrade_head(engine)
-        await empty_pg.execute(f"""INSERT INTO "User" (id, email) VALUES ('{user_id}', 'a@b.c')""")
-        key = limits.user_lock_key(user_id)
+    async with _migrated(empty_pg, pool_size=1) as (engine, user_id):
 
         def message() -> turn_store.NewMessage:
             return _message(user_id, uuid.uuid4())
 
-        _, _, admission = await turn_store.admit_message_pg(
-            engine, limits.USER_LOCK_NAMESPACE, key, message(), durable_early=False
-        )
+        _, _, admission = await _admit(engine, message(), durable_early=False)
         admission.release()
         async with engine.connect() as conn:  # the pool's one connection, back from `release`
             raw = await conn.get_raw_connection()
@@ -106,19 +117,13 @@ async def test_a_connection_lost_during_the_admission_is_discarded(empty_pg: PgD
         await empty_pg.execute(f"SELECT pg_terminate_backend({backend})")
         lost = message()
         with pytest.raises((*DRIVER_ERRORS, OSError)):
-            await turn_store.admit_message_pg(
-                engine, limits.USER_LOCK_NAMESPACE, key, lost, durable_early=False
-            )
+            await _admit(engine, lost, durable_early=False)
         assert engine.pool.checkedout() == 0  # type: ignore[attr-defined]
-        facts, _, admission = await turn_store.admit_message_pg(
-            engine, limits.USER_LOCK_NAMESPACE, key, message(), durable_early=False
-        )
+        facts, _, admission = await _admit(engine, message(), durable_early=False)
         admission.release()
         assert (facts.owner, facts.taken) == (None, False)
         rows = await empty_pg.fetch("""SELECT count(*) FROM "Message_v2" WHERE role = 'user'""")
         assert rows[0][0] == 2  # the lost call inserted nothing
-    finally:
-        await engine.dispose()
 
 
 async def test_the_message_is_durable_once_its_stream_row_is_committed(
@@ -128,16 +133,9 @@ async def test_the_message_is_durable_once_its_stream_row_is_committed(
     on a second connection during the admission, commits the turn's stream row with the
     flush: when it returns, the WAL is flushed past everything the admission wrote. The
     admission's `synchronous_commit` does not outlive its own transaction."""
-    engine = create_engine(empty_pg.url, pool_size=2, max_overflow=0)
-    user_id = uuid.uuid4()
-    try:
-        await upgrade_head(engine)
-        await empty_pg.execute(f"""INSERT INTO "User" (id, email) VALUES ('{user_id}', 'a@b.c')""")
+    async with _migrated(empty_pg, pool_size=2) as (engine, user_id):
         new = _message(user_id, uuid.uuid4())
-        key = limits.user_lock_key(user_id)
-        facts, _, admission = await turn_store.admit_message_pg(
-            engine, limits.USER_LOCK_NAMESPACE, key, new
-        )
+        facts, _, admission = await _admit(engine, new)
         assert (facts.owner, facts.sent, facts.taken) == (None, 0, False)
         written = (await empty_pg.fetch("SELECT pg_current_wal_insert_lsn()"))[0][0]
         await admission.make_durable()
@@ -152,8 +150,6 @@ async def test_the_message_is_durable_once_its_stream_row_is_committed(
             raw = await conn.get_raw_connection()
             driver: Any = raw.driver_connection
             assert await driver.fetchval("SHOW synchronous_commit") == "on"
-    finally:
-        await engine.dispose()
 
 
 async def test_a_durability_statement_that_ran_first_is_sent_again(
@@ -162,8 +158,6 @@ async def test_a_durability_statement_that_ran_first_is_sent_again(
     """Should the early durability statement take the user's lock before the admission does,
     it finds no message and inserts nothing (faked here: it answers so without asking);
     `make_durable` then sends it again, after the admission, and the stream row is there."""
-    engine = create_engine(empty_pg.url, pool_size=2, max_overflow=0)
-    user_id = uuid.uuid4()
     calls: list[bool] = []
     real_call = turn_store._Durable.call
 
@@ -177,14 +171,9 @@ async def test_a_durability_statement_that_ran_first_is_sent_again(
 
     monkeypatch.setattr(turn_store._Durable, "call", recorded)
     monkeypatch.setattr(turn_store._Durable, "early", ahead)
-    try:
-        await upgrade_head(engine)
-        await empty_pg.execute(f"""INSERT INTO "User" (id, email) VALUES ('{user_id}', 'a@b.c')""")
+    async with _migrated(empty_pg, pool_size=2) as (engine, user_id):
         new = _message(user_id, uuid.uuid4())
-        key = limits.user_lock_key(user_id)
-        _, _, admission = await turn_store.admit_message_pg(
-            engine, limits.USER_LOCK_NAMESPACE, key, new
-        )
+        _, _, admission = await _admit(engine, new)
         await admission.make_durable()
         admission.release()
         assert calls == [True]  # sent again, it found the message
@@ -192,8 +181,6 @@ async def test_a_durability_statement_that_ran_first_is_sent_again(
         assert [r["id"] for r in streams] == [new.stream_id]
         await asyncio.sleep(0.05)
         assert engine.pool.checkedout() == 0  # type: ignore[attr-defined]
-    finally:
-        await engine.dispose()
 
 
 async def test_a_refused_message_gets_no_stream_row_and_returns_both_connections(
@@ -201,15 +188,8 @@ async def test_a_refused_message_gets_no_stream_row_and_returns_both_connections
 ) -> None:
     """Over the limit: the early durability statement finds nothing (the admission inserted
     nothing), and both connections go back to the pool once it has answered."""
-    engine = create_engine(empty_pg.url, pool_size=2, max_overflow=0)
-    user_id = uuid.uuid4()
-    try:
-        await upgrade_head(engine)
-        await empty_pg.execute(f"""INSERT INTO "User" (id, email) VALUES ('{user_id}', 'a@b.c')""")
-        key = limits.user_lock_key(user_id)
-        facts, _, admission = await turn_store.admit_message_pg(
-            engine, limits.USER_LOCK_NAMESPACE, key, _message(user_id, uuid.uuid4(), limit=0)
-        )
+    async with _migrated(empty_pg, pool_size=2) as (engine, user_id):
+        facts, _, admission = await _admit(engine, _message(user_id, uuid.uuid4(), limit=0))
         admission.release()
         assert (facts.owner, facts.sent) == (None, 0)  # refused: 0 sent, 0 allowed
         for _ in range(50):
@@ -220,5 +200,3 @@ async def test_a_refused_message_gets_no_stream_row_and_returns_both_connections
         rows = await empty_pg.fetch("""SELECT count(*) FROM "Message_v2\"""")
         streams = await empty_pg.fetch("""SELECT count(*) FROM "Stream\"""")
         assert (rows[0][0], streams[0][0]) == (0, 0)
-    finally:
-        await engine.dispose()
