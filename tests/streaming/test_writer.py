@@ -46,7 +46,6 @@ def test_optional_keys_are_absent_when_not_given() -> None:
     w.tool_output_available("c1", {"t": 1})
     w.data("chat-title", "Title")
     w.finish_step()
-    w.abort()
     w.finish()
     assert recorder.chunks() == [
         {"type": "start"},
@@ -61,7 +60,6 @@ def test_optional_keys_are_absent_when_not_given() -> None:
         {"type": "tool-output-available", "toolCallId": "c1", "output": {"t": 1}},
         {"type": "data-chat-title", "data": "Title"},
         {"type": "finish-step"},
-        {"type": "abort"},
         {"type": "finish"},
     ]
 

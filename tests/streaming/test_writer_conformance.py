@@ -130,26 +130,45 @@ def multi_step_with_data_parts(w: UIMessageWriter) -> None:
 
 
 @scenario()
-def error_mid_text(w: UIMessageWriter) -> None:
+def error_ending_mid_text(w: UIMessageWriter) -> None:
     w.start("msg-1")
     w.start_step()
     w.text_start("t1")
     w.text_delta("t1", "Partial ans")
-    w.error("Upstream model failed")
-    w.finish("error")
-    w.done()
+    w.end("error", error_text="Upstream model failed")
 
 
 @scenario()
-def abort_mid_reasoning_and_tool_input(w: UIMessageWriter) -> None:
+def error_ending_mid_reasoning_and_tool_input(w: UIMessageWriter) -> None:
     w.start("msg-1")
     w.start_step()
     w.reasoning_start("r1")
     w.reasoning_delta("r1", "Let me")
     w.tool_input_start("call-1", "getWeather")
     w.tool_input_delta("call-1", '{"city":"San Fr')
-    w.abort("user stop")
-    w.done()
+    w.tool_output_error("call-1", "Stopped before the tool finished.")
+    w.end("error", error_text="The server restarted, so the reply stopped here.")
+
+
+@scenario()
+def stop_ending_mid_text_of_a_second_step(w: UIMessageWriter) -> None:
+    w.start("msg-1")
+    w.start_step()
+    _text(w, "t1", "First")
+    w.finish_step()
+    w.start_step()
+    w.text_start("t2")
+    w.text_delta("t2", "Sec")
+    w.end("stop", metadata={"usage": {"inputTokens": 1}})
+
+
+@scenario()
+def ending_between_steps(w: UIMessageWriter) -> None:
+    w.start("msg-1")
+    w.start_step()
+    _text(w, "t1", "Done")
+    w.finish_step()
+    w.end("error", error_text="The model stopped responding. Please try again.")
 
 
 @scenario()

@@ -213,8 +213,20 @@ class MessageAccumulator:
         self._update_tool(tool_call_id, tool_name, dynamic, "output-error", **values)
         return dynamic
 
+    def _settle_partial(self, tool_call_id: str) -> None:
+        """A call whose input was still streaming keeps that input, as the client keeps it."""
+        call = self._partials.pop(tool_call_id, None)
+        if call is None or call.part is None or call.pieces is None:
+            return
+        raw = "".join(call.pieces)
+        value = parse_partial_json(raw, cut_unicode_escapes=self.protocol_version >= 6)
+        if value is not MISSING:
+            call.part["input"] = value
+        call.part["rawInput"] = raw
+
     def tool_output_available(self, tool_call_id: str, output: Any, preliminary: bool) -> bool:
         """Returns whether the call is dynamic (the chunk must say so for ai@5)."""
+        self._settle_partial(tool_call_id)
         part = self._invocation(tool_call_id)
         values: dict[str, Any] = {"input": part.get("input", MISSING), "output": output}
         if preliminary:
@@ -223,6 +235,7 @@ class MessageAccumulator:
 
     def tool_output_error(self, tool_call_id: str, error_text: str) -> bool:
         """Returns whether the call is dynamic (the chunk must say so for ai@5)."""
+        self._settle_partial(tool_call_id)
         part = self._invocation(tool_call_id)
         values: dict[str, Any] = {"input": part.get("input", MISSING), "errorText": error_text}
         if part["type"] != "dynamic-tool":

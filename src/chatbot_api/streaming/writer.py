@@ -29,11 +29,6 @@ class UnsupportedChunk(ProtocolError):
     """The chunk type is newer than the client's protocol version (it would end its stream)."""
 
 
-def encode_event(chunk: Mapping[str, Any]) -> bytes:
-    """One SSE event: `data: <compact JSON>` and a blank line."""
-    return b"data: " + _dumps(chunk) + b"\n\n"
-
-
 def _plain(value: Any) -> Any:
     """The value as the client will see it (JSON types only), for the accumulated message."""
     if value is None or type(value) in (str, int, float, bool):
@@ -64,7 +59,7 @@ class UIMessageWriter:
     `UnsupportedChunk` on 5 (check `supports_approval` first).
     """
 
-    __slots__ = ("_acc", "_prefixes", "_sink", "protocol_version")
+    __slots__ = ("_acc", "_in_step", "_open_blocks", "_prefixes", "_sink", "protocol_version")
 
     def __init__(
         self,
@@ -79,6 +74,8 @@ class UIMessageWriter:
         self.protocol_version: ProtocolVersion = protocol_version
         self._acc = MessageAccumulator(message, protocol_version=protocol_version)
         self._prefixes: dict[str, bytes] = {}  # "t"/"r"/"i" + id -> pre-encoded delta prefix
+        self._open_blocks: dict[str, Literal["text", "reasoning"]] = {}  # id -> kind
+        self._in_step = False
 
     # --- results ----------------------------------------------------------------------
     @property
@@ -103,8 +100,7 @@ class UIMessageWriter:
         return self._acc.parts()
 
     def redirect(self, sink: Sink) -> None:
-        """Send the chunks written from now on to `sink` (a turn that starts its model call
-        before it is admitted collects its first chunks, then hands them on)."""
+        """Send the chunks written from now on to `sink`."""
         self._sink = sink
 
     def _emit(self, chunk: dict[str, Any]) -> None:
@@ -122,12 +118,16 @@ class UIMessageWriter:
 
     def start_step(self) -> None:
         self._acc.start_step()
+        self._in_step = True
         self._sink(b'data: {"type":"start-step"}\n\n')
 
     def finish_step(self) -> None:
         self._acc.finish_step()
+        self._in_step = False
         if self.protocol_version < 7:
+            # Before v7 the client forgets open blocks at a step's end: so does the writer.
             self._prefixes = {k: v for k, v in self._prefixes.items() if k[0] == "i"}
+            self._open_blocks.clear()
         self._sink(b'data: {"type":"finish-step"}\n\n')
 
     def message_metadata(self, metadata: Any) -> None:
@@ -137,9 +137,6 @@ class UIMessageWriter:
 
     def error(self, error_text: str) -> None:
         self._emit({"type": "error", "errorText": error_text})
-
-    def abort(self, reason: str | None = None) -> None:
-        self._emit({"type": "abort"} if reason is None else {"type": "abort", "reason": reason})
 
     def finish(self, finish_reason: FinishReason | None = None, metadata: Any = None) -> None:
         chunk: dict[str, Any] = {"type": "finish"}
@@ -155,6 +152,24 @@ class UIMessageWriter:
     def done(self) -> None:
         """The `data: [DONE]` terminator (after the last chunk)."""
         self._sink(DONE)
+
+    def end(
+        self,
+        finish_reason: FinishReason,
+        *,
+        error_text: str | None = None,
+        metadata: Any = None,
+    ) -> None:
+        """The one way a message ends, whatever ended it: open text and reasoning blocks end,
+        then the `error` chunk (if any), the open step's `finish-step`, `finish`, `[DONE]`."""
+        for id, kind in list(self._open_blocks.items()):
+            self._close(kind, id)
+        if error_text is not None:
+            self.error(error_text)
+        if self._in_step:
+            self.finish_step()
+        self.finish(finish_reason, metadata)
+        self.done()
 
     # --- text and reasoning -----------------------------------------------------------
     def text_start(self, id: str) -> None:
@@ -188,11 +203,13 @@ class UIMessageWriter:
     def _open(self, kind: Literal["text", "reasoning"], id: str) -> None:
         self._acc.text_start(id, kind)
         self._prefixes[kind[0] + id] = _delta_prefix(kind + "-delta", "id", id, "delta")
+        self._open_blocks[id] = kind
         self._emit({"type": kind + "-start", "id": id})
 
     def _close(self, kind: Literal["text", "reasoning"], id: str) -> None:
         self._acc.text_end(id, kind)
-        del self._prefixes[kind[0] + id]
+        self._prefixes.pop(kind[0] + id, None)
+        self._open_blocks.pop(id, None)
         self._emit({"type": kind + "-end", "id": id})
 
     # --- tools ------------------------------------------------------------------------
