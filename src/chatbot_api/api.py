@@ -7,8 +7,7 @@ from fastapi import FastAPI
 from chatbot_api.ai.router import router as models_router
 from chatbot_api.auth.router import router as auth_router
 from chatbot_api.chats.router import router as chats_router
-from chatbot_api.chats.stream_router import add_chat_turn_route
-from chatbot_api.chats.stream_router import router as chat_stream_router
+from chatbot_api.chats.turn.router import router as turn_router
 from chatbot_api.cloud.router import router as cloud_router
 from chatbot_api.cloud.simple_router import router as simple_threads_router
 from chatbot_api.documents.router import router as documents_router
@@ -17,9 +16,7 @@ from chatbot_api.ops.router import router as ops_router
 
 
 def include_routes(app: FastAPI) -> None:
-    # POST /api/chat first: routes are matched in order, and it is the latency-critical one.
-    add_chat_turn_route(app.router, "/api")
-    app.include_router(chat_stream_router, prefix="/api")
+    app.include_router(turn_router, prefix="/api")
     app.include_router(ops_router)
     app.include_router(auth_router, prefix="/api/auth")
     app.include_router(chats_router, prefix="/api")

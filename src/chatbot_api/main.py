@@ -3,6 +3,7 @@ error handlers; routes."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -17,7 +18,7 @@ from chatbot_api.ai.providers.http import create_llm_session
 from chatbot_api.ai.registry import build_registry
 from chatbot_api.api import include_routes
 from chatbot_api.auth.setup import install_auth
-from chatbot_api.chats.producers import TurnTasks
+from chatbot_api.chats.turn.setup import start_turns
 from chatbot_api.core.config import Settings
 from chatbot_api.core.gc import tune_gc_after_startup
 from chatbot_api.core.handlers import install_error_handlers
@@ -25,9 +26,9 @@ from chatbot_api.core.logging import configure_logging
 from chatbot_api.core.middleware import RequestContextMiddleware
 from chatbot_api.core.openapi import install_openapi
 from chatbot_api.core.redis import create_redis
+from chatbot_api.core.shutdown import Lifecycle, drain_on_signals
 from chatbot_api.db.engine import create_engine, create_session_factory
 from chatbot_api.files.storage import create_storage
-from chatbot_api.streaming.factory import create_stream_log
 
 log = structlog.get_logger("chatbot_api")
 
@@ -71,10 +72,21 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.redis = redis
         app.state.http = http
         app.state.storage = create_storage(settings, http)
-        app.state.stream_log = create_stream_log(settings, redis)
-        app.state.turn_tasks = TurnTasks()  # chat turns run detached from their requests
         llm_http = create_llm_session()  # LLM streams: their own client (aiohttp)
         app.state.models = build_registry(settings, llm_http)
+        turns = await start_turns(
+            settings, engine, app.state.session_factory, app.state.models, redis, http
+        )
+        app.state.turn_deps = turns.deps
+        lifecycle = app.state.lifecycle = Lifecycle()
+
+        async def drain(skip_wait: asyncio.Event) -> None:
+            """Shutdown: refuse new turns (readiness 503), let running ones finish."""
+            lifecycle.draining = True
+            grace = settings.chat_shutdown_grace_seconds
+            await turns.deps.turns.drain(grace, skip_wait)
+
+        restore_signals = drain_on_signals(drain)
         revoked = install_auth(app.state, settings, redis)
         log.info(
             "started",
@@ -89,11 +101,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         try:
             yield
         finally:
-            # Let running chat turns finish (they save their replies) before resources close.
-            await app.state.turn_tasks.shutdown(settings.chat_shutdown_grace_seconds)
+            restore_signals()
+            # Running turns end (and save their replies) before resources close; after a
+            # signal's drain there are none left.
+            await drain(asyncio.Event())
+            await turns.aclose()
             await app.state.models.aclose()
             await llm_http.close()
-            await app.state.stream_log.aclose()
             if revoked is not None:
                 await revoked.aclose()
             await app.state.storage.aclose()

@@ -290,6 +290,19 @@ async def test_dropped_connection_mid_stream_is_reported_after_partial_text(
     assert error.public_message == errors.MSG_CLOSED
 
 
+async def test_a_malformed_event_ends_the_step_with_an_error(
+    http: aiohttp.ClientSession, server: FakeOpenAIServer
+) -> None:
+    """An event that is not JSON ends the step with an error (not skipped in silence); an
+    empty keep-alive event is fine."""
+    server.queue(stream_reply(["", chunk({"content": "par"}), "{not json at all"]))
+    received, error = await collect_until_error(provider(http, server), request())
+    assert text_of(received) == "par"
+    assert error.public_message == errors.MSG_MALFORMED
+    assert "not json at all" in error.detail
+    assert "not json at all" not in error.public_message
+
+
 async def test_stream_ending_without_finish_is_reported(
     http: aiohttp.ClientSession, server: FakeOpenAIServer
 ) -> None:
@@ -425,81 +438,3 @@ async def test_requests_go_through_the_proxy_named_in_the_environment(
         await collect(OpenAICompatProvider(http, upstream, "sk-test", connect_timeout=2), request())
     assert failed.value.public_message == errors.MSG_UNREACHABLE
     assert len(server.requests) == 1
-
-
-# --- a request started before its earlier messages are known --------------------------------
-async def _wait(condition: Any, what: str) -> None:
-    for _ in range(500):  # 5 s
-        if condition():
-            return
-        await asyncio.sleep(0.01)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
-@pytest.mark.parametrize("system", ["Be brief.", None])
-async def test_an_early_request_goes_out_before_its_earlier_messages_and_ends_whole(
-    http: aiohttp.ClientSession, server: FakeOpenAIServer, system: str | None
-) -> None:
-    earlier: asyncio.Future[list[ModelMessage]] = asyncio.get_running_loop().create_future()
-    outgoing = request("And now?", system=system, tools=[WEATHER], earlier=earlier)
-    streaming = asyncio.create_task(collect(provider(http, server), outgoing))
-    await _wait(lambda: server.heads == 1, "the request's head")
-    await asyncio.sleep(0.05)
-    assert server.requests == []  # the body is not whole: nothing to answer yet
-    earlier.set_result([user("Hello"), ModelMessage("assistant", [TextPart("Hi!")])])
-    events = await asyncio.wait_for(streaming, 5)
-    assert text_of(events) == DEFAULT_TEXT
-    [recorded] = server.requests
-    assert recorded.chunked
-    body = recorded.json()
-    assert body["tools"][0]["function"]["name"] == "getWeather"
-    system_message = [{"role": "system", "content": system}] if system else []
-    assert body["messages"] == [
-        *system_message,
-        {"role": "user", "content": "Hello"},
-        {"role": "assistant", "content": "Hi!"},
-        {"role": "user", "content": "And now?"},
-    ]
-
-
-async def test_an_early_request_with_nothing_earlier_is_valid_json(
-    http: aiohttp.ClientSession, server: FakeOpenAIServer
-) -> None:
-    earlier: asyncio.Future[list[ModelMessage]] = asyncio.get_running_loop().create_future()
-    earlier.set_result([])
-    await collect(provider(http, server), request("First", earlier=earlier))
-    assert server.requests[0].json()["messages"] == [{"role": "user", "content": "First"}]
-
-
-async def test_an_upstream_refusing_a_body_in_parts_gets_it_whole_from_then_on(
-    http: aiohttp.ClientSession, server: FakeOpenAIServer
-) -> None:
-    server.refuse_chunked = True
-    model = provider(http, server)
-    for turn in range(2):
-        earlier: asyncio.Future[list[ModelMessage]] = asyncio.get_running_loop().create_future()
-        earlier.set_result([user(f"Earlier {turn}")])
-        events = await collect(model, request(f"Now {turn}", earlier=earlier))
-        assert text_of(events) == DEFAULT_TEXT
-    assert [r.chunked for r in server.requests] == [True, False, False]  # one 411, then whole
-    assert not model.sends_early
-    assert [m["content"] for m in server.requests[-1].json()["messages"]] == [
-        "Earlier 1",
-        "Now 1",
-    ]
-
-
-async def test_without_sends_early_the_request_waits_for_its_earlier_messages(
-    http: aiohttp.ClientSession, server: FakeOpenAIServer
-) -> None:
-    earlier: asyncio.Future[list[ModelMessage]] = asyncio.get_running_loop().create_future()
-    streaming = asyncio.create_task(
-        collect(provider(http, server, sends_early=False), request("Now", earlier=earlier))
-    )
-    await asyncio.sleep(0.1)
-    assert server.heads == 0
-    earlier.set_result([user("Before")])
-    await asyncio.wait_for(streaming, 5)
-    [recorded] = server.requests
-    assert not recorded.chunked
-    assert [m["content"] for m in recorded.json()["messages"]] == ["Before", "Now"]

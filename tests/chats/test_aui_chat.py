@@ -12,8 +12,8 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from chatbot_api.chats.client_turn import chat_uuid
 from chatbot_api.chats.models import Chat, Message
+from chatbot_api.chats.turn.request import TurnRequest
 from tests.chats.aui_fakes import ANSWER, FRONTEND_TOOL, LOCATION_SCHEMA, chat_requests, scripted
 from tests.chats.conftest import (
     assemble,
@@ -248,7 +248,8 @@ async def test_non_uuid_id_maps_to_a_stable_chat_of_the_caller(
         body = aui_body([user_message(text)], chat_id="__LOCALID_abc", tools={})
         response, _ = await send(client, user, body)
         assert response.status_code == 200
-    chat = await stored_chat(app, chat_uuid(user.id, "__LOCALID_abc"))
+    chat_id = TurnRequest(shape="assistant-ui", chat_ref="__LOCALID_abc").chat_id(user.id)
+    chat = await stored_chat(app, chat_id)
     assert chat is not None
     assert chat.user_id == user.id
     assert await count_rows(app, Chat) == 1

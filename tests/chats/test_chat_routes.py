@@ -351,20 +351,27 @@ async def test_update_visibility_with_bad_body_is_bad_request(
     assert await count_rows(app, Chat, id=chat.id, visibility="private") == 1
 
 
-async def test_update_visibility_of_another_users_chat_is_forbidden(
+async def test_update_visibility_of_another_users_chat_is_not_found_or_forbidden(
     app: FastAPI, client: httpx.AsyncClient
 ) -> None:
+    """Another user's private chat does not exist for the caller (404, as a missing one); a
+    public one may be seen but not changed (403)."""
     owner, other = await make_user(app), await make_user(app)
     chat = await make_chat(app, owner, title="keep out")
+    public = await make_chat(app, owner, title="shown", visibility="public")
 
-    response = await client.patch(
+    hidden = await client.patch(
         f"/api/chat/{chat.id}/visibility", json={"visibility": "public"}, headers=other.headers
     )
+    shown = await client.patch(
+        f"/api/chat/{public.id}/visibility", json={"visibility": "private"}, headers=other.headers
+    )
 
-    assert response.status_code == 403
-    assert response.json()["code"] == "forbidden:chat"
-    assert "keep out" not in response.text
+    assert (hidden.status_code, hidden.json()["code"]) == (404, "not_found:chat")
+    assert "keep out" not in hidden.text
+    assert (shown.status_code, shown.json()["code"]) == (403, "forbidden:chat")
     assert await count_rows(app, Chat, id=chat.id, visibility="private") == 1
+    assert await count_rows(app, Chat, id=public.id, visibility="public") == 1
 
 
 async def test_update_visibility_of_missing_chat_is_not_found(

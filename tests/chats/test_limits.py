@@ -174,7 +174,12 @@ async def _locks_and_open_transactions(app: FastAPI) -> tuple[int, int]:
     from sqlalchemy import text
 
     async with app.state.engine.connect() as conn:
-        locks = await conn.scalar(text("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory'"))
+        locks = await conn.scalar(
+            text(
+                "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND database = "
+                "(SELECT oid FROM pg_database WHERE datname = current_database())"
+            )
+        )
         idle = await conn.scalar(
             text(
                 "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "

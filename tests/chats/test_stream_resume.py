@@ -112,7 +112,7 @@ async def test_resume_checks_the_chat(
     unknown = await http_client.get(f"{url}/{chat_body()['id']}/stream", headers=owner.headers)
     assert unknown.status_code == 404
     foreign = await http_client.get(f"{url}/{private.id}/stream", headers=other.headers)
-    assert foreign.status_code == 403
+    assert foreign.status_code == 404  # as a missing chat: no existence oracle
     readable = await http_client.get(f"{url}/{public.id}/stream", headers=other.headers)
     assert readable.status_code == 204
     anonymous = await http_client.get(f"{url}/{private.id}/stream")

@@ -20,7 +20,7 @@ from chatbot_api.ai.base import (
     TextDelta,
     Usage,
 )
-from chatbot_api.chats.turn_steps import STALLED
+from chatbot_api.chats.turn.steps import STALLED
 from chatbot_api.core.config import Settings
 from chatbot_api.main import create_app
 from tests.chats.conftest import (
@@ -183,7 +183,7 @@ async def test_shutdown_finishes_running_turns_and_saves_their_replies(
         async with httpx.AsyncClient(transport=transport, base_url="http://t") as http:
             posting = asyncio.create_task(http.post("/api/chat", json=body, headers=user.headers))
             await asyncio.sleep(0.5)
-            assert len(application.state.turn_tasks) >= 1
+            assert len(application.state.turn_deps.turns) >= 1
     # The lifespan gave the turn its grace period, then stopped it: the reply is saved.
     response = await asyncio.wait_for(posting, 5)
     chunks = parse_sse(response.content)
@@ -200,7 +200,7 @@ async def test_stream_log_down_is_503_keeps_the_message_and_recovers(
     """The stream log cannot be opened (as when Redis is unreachable for a log opened at
     once): 503 `offline:chat`, the user's message is kept, no reply is produced; the next
     turn works once the log is back."""
-    stream_log = app.state.stream_log
+    stream_log = app.state.turn_deps.stream_log
     opened = stream_log.open
 
     async def unreachable(stream_id: str, chat_id: str) -> None:
@@ -234,7 +234,7 @@ async def test_commit_lost_is_503_with_nothing_live_or_stored(
     from sqlalchemy.exc import OperationalError
     from sqlalchemy.ext.asyncio import AsyncSession
 
-    from chatbot_api.chats import turn_store
+    from chatbot_api.chats.turn.admission_pg import PgAdmission
 
     async def lost_statement(*args: Any, **kwargs: Any) -> Any:
         raise ConnectionResetError("connection lost")
@@ -245,72 +245,37 @@ async def test_commit_lost_is_503_with_nothing_live_or_stored(
     user = await make_user(app)
     chat = await make_chat(app, user)
     if db.backend == "postgresql":
-        monkeypatch.setattr(turn_store, "admit_message_pg", lost_statement)
+        monkeypatch.setattr(PgAdmission, "_call", lost_statement)
     else:
         monkeypatch.setattr(AsyncSession, "commit", lost_commit)
     response, _ = await send(client, user, chat_body(chat_id=chat.id))
     monkeypatch.undo()
     assert response.status_code == 503
-    assert await app.state.stream_log.active_stream(str(chat.id)) is None
+    assert await app.state.turn_deps.stream_log.active_stream(str(chat.id)) is None
     resumed = await client.get(f"/api/chat/{chat.id}/stream", headers=user.headers)
     assert resumed.status_code == 204
     await asyncio.sleep(0.2)
     assert await stored_messages(app, chat.id) == []
 
 
-@pytest.mark.parametrize("database", ["postgresql"], indirect=True)
-async def test_a_message_that_cannot_be_made_durable_gets_an_error_and_no_reply(
-    db: Any, app: FastAPI, client: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """PostgreSQL: the connection is lost while the admitted message is being made durable
-    (the reply is held until it is): the response ends with an error in place of the reply,
-    nothing of the reply is stored or left live, every connection goes back (or is
-    discarded), and the next turn works."""
-    from chatbot_api.chats import turn_store
-
-    real = turn_store._Durable.call
-
-    async def lost(self: Any, conn: Any) -> bool:
-        raise ConnectionResetError("connection lost")
-
-    user = await make_user(app)
-    chat = await make_chat(app, user)
-    monkeypatch.setattr(turn_store._Durable, "call", lost)
-    response, chunks = await send(client, user, chat_body(chat_id=chat.id))
-    assert response.status_code == 200
-    assert [c["type"] for c in chunks] == ["error", "finish"]
-    assert chunks[0]["errorText"] == "The reply could not be started."
-    assert chunks[1] == {"type": "finish", "finishReason": "error"}
-    await asyncio.sleep(0.2)
-    assert app.state.engine.sync_engine.pool.checkedout() == 0
-    assert await app.state.stream_log.active_stream(str(chat.id)) is None
-    assert [m.role for m in await stored_messages(app, chat.id)] == ["user"]
-    monkeypatch.setattr(turn_store._Durable, "call", real)
-    response, chunks = await send(client, user, chat_body(chat_id=chat.id))
-    assert response.status_code == 200
-    assert chunks[-1] == {"type": "finish", "finishReason": "stop"}
-    assert [m.role for m in await stored_messages(app, chat.id)] == ["user", "user", "assistant"]
-
-
 async def test_turn_that_cannot_start_after_admission_leaves_nothing_live(
     db: Any, app: FastAPI, client: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """The turn fails to be set up once its message is admitted (on PostgreSQL the message is
-    already committed then): a 500 in the envelope, no reply, no stream left live; the next
-    turn works."""
-    from chatbot_api.chats import message_turn
+    """The turn fails to be set up once its message is admitted (committed by then): a 500 in
+    the envelope, no reply, no stream left live; the next turn works."""
+    from chatbot_api.chats.turn import service
 
     def broken(*args: Any, **kwargs: Any) -> Any:
         raise RuntimeError("turn setup failed")
 
     user = await make_user(app)
     chat = await make_chat(app, user)
-    monkeypatch.setattr(message_turn, "_start", broken)
+    monkeypatch.setattr(service, "plan", broken)
     response, _ = await send(client, user, chat_body(chat_id=chat.id))
     monkeypatch.undo()
     assert response.status_code == 500
     assert "code" in response.json()
-    assert await app.state.stream_log.active_stream(str(chat.id)) is None
+    assert await app.state.turn_deps.stream_log.active_stream(str(chat.id)) is None
     resumed = await client.get(f"/api/chat/{chat.id}/stream", headers=user.headers)
     assert resumed.status_code == 204
     await asyncio.sleep(0.2)

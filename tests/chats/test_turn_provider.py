@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -16,13 +15,12 @@ import pytest
 from fastapi import FastAPI
 
 from chatbot_api.ai import prompts
-from chatbot_api.chats.models import MessageUsage, Stream
+from chatbot_api.chats.models import MessageUsage
 from chatbot_api.core.config import Settings
 from tests.chats.conftest import (
     assemble,
     chat_body,
     live_server,
-    parse_sse,
     send,
     stored_messages,
     text_of,
@@ -30,7 +28,6 @@ from tests.chats.conftest import (
     ui_message,
     wait_for,
 )
-from tests.chats.helpers import count_rows
 from tests.factories import make_chat, make_user
 from tests.fakes.http import RecordedRequest, Reply
 from tests.fakes.openai_server import (
@@ -222,103 +219,11 @@ async def test_stop_closes_the_upstream_request_within_a_second(
     assert saved[-1].parts[-1]["text"].startswith("w0 w1 ")
 
 
-async def test_the_model_request_is_on_the_wire_before_the_turn_goes_live(
-    db: Any,
-    app: FastAPI,
-    client: httpx.AsyncClient,
-    upstream: FakeOpenAIServer,
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    """The turn's first model request reaches the upstream (body and all) before the request
-    goes on to make the stream log the chat's (its last step): that step blocks the event
-    loop here, so only bytes already written can arrive meanwhile."""
-    user = await make_user(app)
-    chat = await make_chat(app, user)
-    # A first turn leaves a kept-alive upstream connection in the pool, as in steady use.
-    first, _ = await send(client, user, chat_body("Warm up", chat_id=chat.id, model=MODEL))
-    assert first.status_code == 200
-    log = app.state.stream_log
-    real_activate = log.activate
-    sent_before = len(_chat_requests(upstream))
-    seen: list[int] = []
-
-    def activate_when_checked(stream_key: str, chat_id: str) -> None:
-        deadline = time.monotonic() + 2.0
-        while len(_chat_requests(upstream)) == sent_before and time.monotonic() < deadline:
-            time.sleep(0.005)  # blocking on purpose: nothing else runs
-        seen.append(len(_chat_requests(upstream)))
-        real_activate(stream_key, chat_id)
-
-    monkeypatch.setattr(log, "activate", activate_when_checked)
-    response, chunks = await send(client, user, chat_body("Again", chat_id=chat.id, model=MODEL))
-    assert response.status_code == 200
-    assert text_of(chunks) == "Hello from upstream."
-    assert seen == [sent_before + 1]
-
-
-@pytest.mark.parametrize("database", ["postgresql"], indirect=True)
-async def test_the_reply_waits_until_the_message_is_durable(
-    db: Any,
-    app: FastAPI,
-    settings: Settings,
-    upstream: FakeOpenAIServer,
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    """PostgreSQL: the admission commits without waiting for the WAL flush and the model
-    request goes out; a second statement (the turn's stream row, committed with the flush)
-    makes the message durable. Until it has, the response carries nothing of the reply and
-    the chat has nothing to resume; then the reply flows whole."""
-    from chatbot_api.chats import turn_store
-
-    gate, reached = threading.Event(), threading.Event()
-    real = turn_store.PgAdmission.make_durable
-
-    async def gated(self: turn_store.PgAdmission) -> None:
-        reached.set()
-        await asyncio.to_thread(gate.wait, 10)
-        await real(self)
-
-    monkeypatch.setattr(turn_store.PgAdmission, "make_durable", gated)
-    user = await make_user(app)
-    chat = await make_chat(app, user)
-    body = chat_body("Hello there", chat_id=chat.id, model=MODEL)
-    sent_before = len(_chat_requests(upstream))
-    received: list[bytes] = []
-    with live_server(settings) as base_url:
-        async with (
-            httpx.AsyncClient(base_url=base_url, timeout=30) as http,
-            http.stream("POST", "/api/chat", json=body, headers=user.headers) as reply,
-        ):
-            assert reply.status_code == 200
-
-            async def read() -> None:
-                async for data in reply.aiter_bytes():
-                    received.append(data)
-
-            reading = asyncio.create_task(read())
-            assert await asyncio.to_thread(reached.wait, 5)
-            for _ in range(100):  # the model has the whole request meanwhile
-                if len(_chat_requests(upstream)) > sent_before:
-                    break
-                await asyncio.sleep(0.02)
-            assert _chat_requests(upstream)[-1]["messages"][-1]["content"] == "Hello there"
-            await asyncio.sleep(0.3)
-            assert received == []
-            resumed = await http.get(f"/api/chat/{chat.id}/stream", headers=user.headers)
-            assert resumed.status_code == 204
-            gate.set()
-            await asyncio.wait_for(reading, 10)
-    chunks = parse_sse(b"".join(received))
-    assert text_of(chunks) == "Hello from upstream."
-    assert await count_rows(app, Stream, chat_id=chat.id) == 1
-
-
-async def test_a_refused_message_reaches_the_model_never_whole(
+async def test_a_refused_message_never_reaches_the_model(
     db: Any, app: FastAPI, client: httpx.AsyncClient, upstream: FakeOpenAIServer
 ) -> None:
-    """On PostgreSQL a turn's request starts while its message is admitted; refused, the
-    request is dropped before its body is whole, and that user's next turns start only once
-    admitted (so refusals cannot make the app drop upstream connections at will)."""
+    """The model request starts only once the turn is admitted: a refused message sends the
+    upstream nothing, not even a request's start."""
     owner = await make_user(app)
     intruder = await make_user(app)
     chat = await make_chat(app, owner)
@@ -330,7 +235,7 @@ async def test_a_refused_message_reaches_the_model_never_whole(
         assert response.status_code == 403
     await asyncio.sleep(0.1)
     assert len(upstream.requests) == whole
-    assert upstream.heads - heads == (1 if db.backend == "postgresql" else 0)
+    assert upstream.heads == heads
     response, chunks = await send(client, intruder, chat_body("My own chat", model=MODEL))
     assert response.status_code == 200
     assert text_of(chunks) == "Hello from upstream."

@@ -68,7 +68,7 @@ async def test_get_votes_of_another_users_public_chat_is_readable(
     ]
 
 
-async def test_get_votes_of_another_users_private_chat_is_forbidden(
+async def test_get_votes_of_another_users_private_chat_is_not_found(
     app: FastAPI, client: httpx.AsyncClient
 ) -> None:
     owner, other = await make_user(app), await make_user(app)
@@ -78,8 +78,8 @@ async def test_get_votes_of_another_users_private_chat_is_forbidden(
 
     response = await client.get(f"/api/vote?chatId={chat.id}", headers=other.headers)
 
-    assert response.status_code == 403
-    assert response.json()["code"] == "forbidden:vote"
+    assert response.status_code == 404
+    assert response.json()["code"] == "not_found:chat"
     assert str(message.id) not in response.text
 
 

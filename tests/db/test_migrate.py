@@ -19,8 +19,8 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from chatbot_api.auth.models import User
-from chatbot_api.chats import repository
 from chatbot_api.chats.models import Chat, Message, SentMessage
+from chatbot_api.chats.turn import store
 from chatbot_api.db import migrate
 from chatbot_api.db.models import Base
 from chatbot_api.db.types import utcnow
@@ -174,8 +174,8 @@ async def _alembic(url: str, action: str, revision: str) -> None:
 
 async def _sent_message_backfill_and_downgrade(url: str) -> None:
     """Upgrading to 0006 records the user messages of the last 25 hours (not older ones, not
-    assistant messages); after it, the daily count (`count_user_messages_since`) sees them;
-    downgrading removes it all."""
+    assistant messages); after it, the admission's count sees them; downgrading removes it
+    all."""
     await _alembic(url, "upgrade", "0005_admit_message_function")
     user_id, chat_id = uuid.uuid4(), uuid.uuid4()
     now = utcnow()
@@ -208,7 +208,10 @@ async def _sent_message_backfill_and_downgrade(url: str) -> None:
             assert [tuple(row) for row in rows] == [(recent, user_id)]
         async with AsyncSession(engine) as session:
             since = now - timedelta(hours=24)
-            assert await repository.count_user_messages_since(session, user_id, since) == 1
+            facts = await store.read_facts(
+                session, user_id=user_id, chat_id=uuid.uuid4(), message_id=None, since=since
+            )
+            assert facts.sent == 1
 
         await _alembic(url, "downgrade", "0005_admit_message_function")
         async with engine.connect() as conn:
@@ -235,35 +238,58 @@ async def test_sent_message_migration_on_sqlite(tmp_path: Path) -> None:
 
 async def test_sent_message_migration_on_postgres(empty_pg: PgDatabase) -> None:
     await _sent_message_backfill_and_downgrade(empty_pg.url)
-    rows = await empty_pg.fetch(
-        "SELECT prosrc FROM pg_proc WHERE proname = 'chatbot_api_admit_message'"
-    )
-    assert len(rows) == 1
-    assert '"SentMessage"' not in rows[0]["prosrc"]  # 0005's function is back
     assert not await empty_pg.fetch(
         "SELECT 1 FROM pg_proc WHERE proname = 'chatbot_api_record_sent_message'"
     )
+
+
+async def _functions(db: PgDatabase) -> set[str]:
+    rows = await db.fetch("SELECT proname FROM pg_proc WHERE proname LIKE 'chatbot\\_api\\_%'")
+    return {row["proname"] for row in rows}
+
+
+async def _tables(db: PgDatabase) -> set[str]:
+    rows = await db.fetch("SELECT tablename FROM pg_tables WHERE schemaname = 'public'")
+    return {row["tablename"] for row in rows}
+
+
+async def test_a_new_database_has_one_admission_function(empty_pg: PgDatabase) -> None:
     await _alembic(empty_pg.url, "upgrade", "head")
-    rows = await empty_pg.fetch(
-        "SELECT prosrc FROM pg_proc WHERE proname = 'chatbot_api_admit_message'"
+    assert await _functions(empty_pg) == {
+        "chatbot_api_admit_turn",
+        "chatbot_api_record_sent_message",
+    }
+
+
+async def test_a_0_1_database_upgrades_cleanly_and_back(empty_pg: PgDatabase) -> None:
+    """A database of release 0.1 (at 0007, with the admission functions its migrations made):
+    upgrading drops those, creates the one admission function and "StreamReply", and keeps
+    every row; downgrading to 0007 takes back only what 0008 added."""
+    await _alembic(empty_pg.url, "upgrade", "0007_admit_message_async_commit")
+    await empty_pg.execute((Path(__file__).parent / "data" / "v0_1_functions.sql").read_text())
+    old = {
+        "chatbot_api_admit_message",
+        "chatbot_api_admit_message_async_commit",
+        "chatbot_api_message_durable",
+    }
+    assert old <= await _functions(empty_pg)
+    user_id, chat_id = uuid.uuid4(), uuid.uuid4()
+    await empty_pg.execute(
+        f"""INSERT INTO "User" (id, email) VALUES ('{user_id}', 'a@b.c');
+        INSERT INTO "Chat" (id, "createdAt", title, "userId", visibility)
+        VALUES ('{chat_id}', now(), 'Kept', '{user_id}', 'private');
+        INSERT INTO "Message_v2" (id, "chatId", role, parts, attachments, "createdAt")
+        VALUES (gen_random_uuid(), '{chat_id}', 'user', '[]', '[]', now());"""
     )
-    assert '"SentMessage"' in rows[0]["prosrc"]  # and 0006's counts from the new table
-
-
-async def test_the_async_commit_admission_functions_come_and_go(empty_pg: PgDatabase) -> None:
-    """0007 adds the two admission functions and keeps 0005's (an app of the previous release
-    still calls it during a rolling upgrade); downgrading removes only the new ones."""
-
-    async def functions() -> set[str]:
-        rows = await empty_pg.fetch(
-            "SELECT proname FROM pg_proc WHERE proname LIKE 'chatbot\\_api\\_%'"
-        )
-        return {row["proname"] for row in rows}
-
-    new = {"chatbot_api_admit_message_async_commit", "chatbot_api_message_durable"}
     await _alembic(empty_pg.url, "upgrade", "head")
-    assert new | {"chatbot_api_admit_message"} <= await functions()
-    await _alembic(empty_pg.url, "downgrade", "0006_sent_message")
-    after = await functions()
-    assert "chatbot_api_admit_message" in after
-    assert not new & after
+    assert await _functions(empty_pg) == {
+        "chatbot_api_admit_turn",
+        "chatbot_api_record_sent_message",
+    }
+    assert "StreamReply" in await _tables(empty_pg)
+    count = 'SELECT count(*) AS n FROM "Message_v2" m JOIN "SentMessage" s ON s."messageId" = m.id'
+    assert (await empty_pg.fetch(count))[0]["n"] == 1
+    await _alembic(empty_pg.url, "downgrade", "0007_admit_message_async_commit")
+    assert await _functions(empty_pg) == {"chatbot_api_record_sent_message"}
+    assert "StreamReply" not in await _tables(empty_pg)
+    assert (await empty_pg.fetch('SELECT title FROM "Chat"'))[0]["title"] == "Kept"

@@ -59,7 +59,6 @@ class FakeHTTPServer:
     def __init__(self, default: Handler | Reply | None = None) -> None:
         self.requests: list[RecordedRequest] = []  # whole requests
         self.heads = 0  # request heads received (a request's body may follow later)
-        self.refuse_chunked = False  # answer 411 to a chunked body, as some servers do
         self.disconnects = 0  # responses the client abandoned before their end
         self.port = 0
         self._default = default
@@ -117,8 +116,6 @@ class FakeHTTPServer:
         self.heads += 1
 
     def reply_for(self, request: RecordedRequest) -> Reply:
-        if self.refuse_chunked and request.chunked:
-            return json_reply(411, {"error": {"message": "Length Required"}})
         if self._queue:
             return self._queue.popleft()
         if isinstance(self._default, Reply):

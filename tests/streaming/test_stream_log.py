@@ -40,6 +40,7 @@ async def new_worker(backend: str | None) -> AsyncIterator[NewWorker]:
         client = Redis.from_url(backend)
         clients.append(client)
         stream_log = RedisStreamLog(client, prefix=prefix, flush_ms=5)
+        await stream_log.start()
         logs.append(stream_log)
         return stream_log
 
@@ -55,13 +56,22 @@ async def collect(stream_log: StreamLog, stream_id: str) -> list[bytes]:
     return split_events([chunk async for chunk in stream_log.read(stream_id)])
 
 
+async def created(stream_log: StreamLog, chat_id: str, stream_id: str) -> None:
+    """Until the chat's active stream is `stream_id` (Redis: created with the next write)."""
+    for _ in range(100):
+        if await stream_log.active_stream(chat_id) == stream_id:
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError(f"{stream_id} never became {chat_id}'s active stream")
+
+
 def events(n: int, start: int = 0) -> list[bytes]:
     return [f'data: {{"n":{i}}}\n\n'.encode() for i in range(start, start + n)]
 
 
 async def test_late_reader_gets_every_event_from_start(new_worker: NewWorker) -> None:
     producer = await new_worker()
-    await producer.open("s1", "chat-1")
+    await producer.open("s1", "chat-1", b"{}")
     for event in events(50):
         producer.append("s1", event)
     reader = asyncio.create_task(collect(producer, "s1"))
@@ -74,7 +84,8 @@ async def test_late_reader_gets_every_event_from_start(new_worker: NewWorker) ->
 
 async def test_several_readers_each_get_all_events_in_order(new_worker: NewWorker) -> None:
     producer = await new_worker()
-    await producer.open("s1", "chat-1")
+    await producer.open("s1", "chat-1", b"{}")
+    await created(producer, "chat-1", "s1")
     readers = [asyncio.create_task(collect(producer, "s1")) for _ in range(5)]
     for i, event in enumerate(events(200)):
         producer.append("s1", event)
@@ -87,7 +98,7 @@ async def test_several_readers_each_get_all_events_in_order(new_worker: NewWorke
 
 async def test_reader_ends_when_log_closed(new_worker: NewWorker) -> None:
     producer = await new_worker()
-    await producer.open("s1", "chat-1")
+    await producer.open("s1", "chat-1", b"{}")
     producer.append("s1", b"data: 1\n\n")
     reader = asyncio.create_task(collect(producer, "s1"))
     await asyncio.sleep(0.05)
@@ -103,7 +114,7 @@ async def test_read_unknown_stream_ends_at_once(new_worker: NewWorker) -> None:
 
 async def test_closed_log_still_replays_until_expiry(new_worker: NewWorker) -> None:
     producer = await new_worker()
-    await producer.open("s1", "chat-1")
+    await producer.open("s1", "chat-1", b"{}")
     producer.append("s1", b"data: 1\n\n")
     await producer.close("s1")
     other = await new_worker()
@@ -114,57 +125,27 @@ async def test_active_stream_follows_open_and_close(new_worker: NewWorker) -> No
     producer = await new_worker()
     other = await new_worker()
     assert await other.active_stream("chat-1") is None
-    await producer.open("s1", "chat-1")
-    assert await other.active_stream("chat-1") == "s1"
-    await producer.open("s2", "chat-1")  # a newer turn of the same chat
+    await producer.open("s1", "chat-1", b"{}")
+    await created(other, "chat-1", "s1")
+    await producer.open("s2", "chat-1", b"{}")  # a newer turn of the same chat
+    await created(other, "chat-1", "s2")
     await producer.close("s1")
     assert await other.active_stream("chat-1") == "s2"
     await producer.close("s2")
     assert await other.active_stream("chat-1") is None
 
 
-async def test_a_log_opened_without_its_chat_is_activated_or_discarded(
-    new_worker: NewWorker,
-) -> None:
-    producer = await new_worker()
-    other = await new_worker()
-    await producer.open("s1", None)  # its turn is being admitted
-    await producer.open("s2", None)
-    producer.append("s1", b"data: 1\n\n")
-    assert await other.active_stream("chat-1") is None
-    producer.activate("s1", "chat-1")
-    for _ in range(100):  # Redis: with the next write, within a few ms
-        if await other.active_stream("chat-1") == "s1":
-            break
-        await asyncio.sleep(0.01)
-    assert await other.active_stream("chat-1") == "s1"
-    await producer.discard("s2")  # refused
-    assert await asyncio.wait_for(collect(other, "s2"), 1) == []
-    producer.activate("s2", "chat-1")  # a discarded log never becomes the chat's
-    await producer.close("s1")
-    producer.activate("s1", "chat-1")  # nor one already closed
-    await asyncio.sleep(0.05)
-    assert await other.active_stream("chat-1") is None
-    assert await asyncio.wait_for(collect(other, "s1"), 2) == [b"data: 1\n\n"]
-
-
 async def test_stop_request_reaches_producer(new_worker: NewWorker) -> None:
     producer = await new_worker()
     other = await new_worker()
-    await producer.open("s1", "chat-1")
+    await producer.open("s1", "chat-1", b"{}")
     stopped = asyncio.Event()
-
-    async def watch() -> None:
-        async for _ in producer.stop_requested("s1"):
-            stopped.set()
-
-    watcher = asyncio.create_task(watch())
-    await asyncio.sleep(0.02)
+    producer.on_stop("s1", stopped.set)
+    await asyncio.sleep(0.05)  # Redis: the log is created with the next write
     started = asyncio.get_running_loop().time()
     assert await other.request_stop("s1") is True
     await asyncio.wait_for(stopped.wait(), 1)
     assert asyncio.get_running_loop().time() - started < 0.5
-    await watcher
     await producer.close("s1")
     assert await other.request_stop("s1") is False
 
@@ -172,11 +153,13 @@ async def test_stop_request_reaches_producer(new_worker: NewWorker) -> None:
 async def test_stop_requested_before_watching_is_seen(new_worker: NewWorker) -> None:
     producer = await new_worker()
     other = await new_worker()
-    await producer.open("s1", "chat-1")
+    await producer.open("s1", "chat-1", b"{}")
+    await asyncio.sleep(0.05)
     assert await other.request_stop("s1") is True
     await asyncio.sleep(0.05)
-    seen = [signal async for signal in producer.stop_requested("s1")]
-    assert seen == [None]
+    stopped = asyncio.Event()
+    producer.on_stop("s1", stopped.set)
+    await asyncio.wait_for(stopped.wait(), 1)
 
 
 async def test_stop_of_unknown_stream_is_refused(new_worker: NewWorker) -> None:
@@ -187,7 +170,7 @@ async def test_stop_of_unknown_stream_is_refused(new_worker: NewWorker) -> None:
 async def test_memory_log_evicts_closed_logs_after_ttl_and_beyond_bound() -> None:
     stream_log = MemoryStreamLog(closed_ttl=0.05, max_closed=2)
     for stream_id in ("s1", "s2", "s3"):
-        await stream_log.open(stream_id, "chat-" + stream_id)
+        await stream_log.open(stream_id, "chat-" + stream_id, b"{}")
         stream_log.append(stream_id, b"data: 1\n\n")
         await stream_log.close(stream_id)
     assert await collect(stream_log, "s1") == []  # beyond max_closed
@@ -206,7 +189,7 @@ async def test_memory_log_bounds_the_bytes_of_closed_logs() -> None:
     await stream_log.open("live", "chat-live")
     stream_log.append("live", event * 50)
     for stream_id in ("s1", "s2", "s3"):
-        await stream_log.open(stream_id, "chat-" + stream_id)
+        await stream_log.open(stream_id, "chat-" + stream_id, b"{}")
         stream_log.append(stream_id, event)
         await stream_log.close(stream_id)
     assert await collect(stream_log, "s1") == []  # 3 x 102 > 250: the oldest went
@@ -218,7 +201,7 @@ async def test_memory_log_bounds_the_bytes_of_closed_logs() -> None:
     assert await collect(stream_log, "s2") == []
     assert await collect(stream_log, "s3") == []
     assert await collect(stream_log, "big") == [event] * 5  # over budget alone, still kept
-    await stream_log.open("s4", "chat-s4")
+    await stream_log.open("s4", "chat-s4", b"{}")
     stream_log.append("s4", event)
     await stream_log.close("s4")
     assert await collect(stream_log, "big") == []
@@ -231,7 +214,7 @@ async def test_memory_log_bounds_the_bytes_of_closed_logs() -> None:
 
 async def test_memory_log_closes_live_log_after_live_ttl() -> None:
     stream_log = MemoryStreamLog(live_ttl=0.05)
-    await stream_log.open("s1", "chat-1")
+    await stream_log.open("s1", "chat-1", b"{}")
     reader = asyncio.create_task(collect(stream_log, "s1"))
     assert await asyncio.wait_for(reader, 1) == []
     assert await stream_log.active_stream("chat-1") is None

@@ -6,9 +6,8 @@ created once per provider SSE event, never validated with pydantic.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
 # ---------------------------------------------------------------------------------------
@@ -87,19 +86,6 @@ class ModelRequest:
     temperature: float | None = None
     reasoning: bool = False  # ask for thinking/reasoning where the provider supports it
     reasoning_budget_tokens: int = 10_000
-    # Messages that come before `messages` and are known only later (a turn's history while
-    # its admission runs). Only a provider with `sends_early = True` is given one: it sends
-    # what it has at once and the rest when this resolves; for the others, the caller
-    # resolves it first (see `resolved`).
-    earlier: asyncio.Future[list[ModelMessage]] | None = None
-
-
-async def resolved(request: ModelRequest) -> ModelRequest:
-    """The request with its `earlier` messages waited for and put in front."""
-    if request.earlier is None:
-        return request
-    earlier = await request.earlier
-    return replace(request, messages=[*earlier, *request.messages], earlier=None)
 
 
 # ---------------------------------------------------------------------------------------
@@ -159,6 +145,15 @@ class Usage:
     reasoning_tokens: int | None = None
     cached_input_tokens: int | None = None
 
+    def add(self, step: Usage) -> None:
+        """Accumulate one step's usage into this (a turn's) total."""
+        self.input_tokens += step.input_tokens
+        self.output_tokens += step.output_tokens
+        if step.reasoning_tokens is not None:
+            self.reasoning_tokens = (self.reasoning_tokens or 0) + step.reasoning_tokens
+        if step.cached_input_tokens is not None:
+            self.cached_input_tokens = (self.cached_input_tokens or 0) + step.cached_input_tokens
+
 
 FinishReason = Literal["stop", "length", "content-filter", "tool-calls", "error", "other"]
 
@@ -189,9 +184,8 @@ class ProviderError(Exception):
 
 class Provider(Protocol):
     """Streams one model step. Must stop (and close its upstream HTTP response) promptly when
-    the consuming task is cancelled; must raise ProviderError for upstream failures and for an
-    upstream idle longer than its configured timeout. A provider that can start its request
-    before all of it is known sets `sends_early = True` (see `ModelRequest.earlier`)."""
+    the consuming task is cancelled; must raise ProviderError for upstream failures, for an
+    event it cannot read and for an upstream idle longer than its configured timeout."""
 
     def stream(self, request: ModelRequest) -> AsyncIterator[ModelEvent]: ...
 

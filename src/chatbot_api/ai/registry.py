@@ -256,25 +256,24 @@ def build_providers(settings: Settings, http: aiohttp.ClientSession) -> dict[Bac
     """One provider per configured backend, plus the demo model."""
     idle = settings.llm_idle_timeout_seconds
     connect = settings.llm_connect_timeout_seconds
-    early = settings.llm_early_request
     providers: dict[Backend, Provider] = {
         "demo": DemoProvider(settings.demo_model_word_delay_ms / 1000)
     }
     if key := _key(settings.ai_gateway_api_key):
         providers["gateway"] = OpenAICompatProvider(
             http, settings.ai_gateway_url, key, name="ai-gateway", reasoning_style="gateway",
-            idle_timeout=idle, connect_timeout=connect, sends_early=early,
+            idle_timeout=idle, connect_timeout=connect,
         )  # fmt: skip
     if key := _key(settings.openai_api_key):
         providers["openai"] = OpenAICompatProvider(
             http, settings.openai_base_url, key, name="openai",
             max_tokens_field="max_completion_tokens", think_tags=False,
-            idle_timeout=idle, connect_timeout=connect, sends_early=early,
+            idle_timeout=idle, connect_timeout=connect,
         )  # fmt: skip
     if key := _key(settings.xai_api_key):
         providers["xai"] = OpenAICompatProvider(
             http, settings.xai_base_url, key, name="xai",
-            idle_timeout=idle, connect_timeout=connect, sends_early=early,
+            idle_timeout=idle, connect_timeout=connect,
         )  # fmt: skip
     if key := _key(settings.anthropic_api_key):
         providers["anthropic"] = AnthropicProvider(
@@ -285,7 +284,7 @@ def build_providers(settings: Settings, http: aiohttp.ClientSession) -> dict[Bac
         providers["openai-compatible"] = OpenAICompatProvider(
             http, settings.openai_compatible_base_url,
             _key(settings.openai_compatible_api_key), name="openai-compatible",
-            idle_timeout=idle, connect_timeout=connect, sends_early=early,
+            idle_timeout=idle, connect_timeout=connect,
         )  # fmt: skip
     return providers
 

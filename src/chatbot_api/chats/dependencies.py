@@ -19,8 +19,8 @@ ChatIdPath = Annotated[uuid.UUID, Path(description="The chat id (UUID).")]
 
 
 async def owned_chat(id: ChatIdPath, user: ChatUser, session: SessionDep) -> Chat:
-    """The `{id}` chat of the caller: 404 `not_found:chat`, 403 `forbidden:chat`."""
-    return await service.get_owned_chat(session, id, user.id)
+    """The `{id}` chat, which the caller may change (`service.chat_for`)."""
+    return await service.chat_for(session, id, user.id, change=True)
 
 
 OwnedChat = Annotated[Chat, Depends(owned_chat)]

@@ -159,3 +159,19 @@ class SentMessage(Base):
     )
     user_id: Mapped[uuid.UUID] = mapped_column("userId", Uuid)
     created_at: Mapped[datetime] = mapped_column("createdAt", UTCDateTime)
+
+
+class StreamReply(Base):
+    """Ours: that a turn's reply was saved, and by whom (`turn`: its producer; `recovery`:
+    another worker that ended it after its worker died), so a reply is saved once and a
+    producer's save still replaces a recovery's (deleted with the stream)."""
+
+    __tablename__ = "StreamReply"
+    __table_args__ = (PrimaryKeyConstraint("streamId", name="StreamReply_streamId_pk"),)
+
+    stream_id: Mapped[uuid.UUID] = mapped_column(
+        "streamId", Uuid, ForeignKey("Stream.id", ondelete="CASCADE")
+    )
+    message_id: Mapped[uuid.UUID] = mapped_column("messageId", Uuid)
+    saved_by: Mapped[str] = mapped_column("savedBy", String(16))
+    created_at: Mapped[datetime] = mapped_column("createdAt", UTCDateTime, default=utcnow)

@@ -33,8 +33,10 @@ class CamelModel(BaseModel):
 _STATUS_TEXT = {
     400: "Bad input (`bad_request:api`); `cause` names what is wrong",
     401: "Nobody is signed in",
-    403: "The chat belongs to another user",
-    404: "No such chat (or message)",
+    403: "The chat belongs to another user (who made it public: it may be read, not changed)",
+    404: "No such chat (or message), or another user's private chat",
+    429: "The daily message limit is reached (`rate_limit:chat`, with Retry-After)",
+    503: "The database, or the stream log, cannot be reached; or the server is restarting",
 }
 
 

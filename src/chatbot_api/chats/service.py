@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from chatbot_api.chats import repository
 from chatbot_api.chats.models import Chat, Vote
-from chatbot_api.core.errors import AppError, BadRequest, ChatForbidden, ChatNotFound
+from chatbot_api.core.errors import AppError, BadRequest
 
 HISTORY_DEFAULT_LIMIT = 10
 HISTORY_MAX_LIMIT = 100
@@ -38,47 +38,44 @@ class ChatView:
 # --- chats ---------------------------------------------------------------------------------
 
 
-async def get_owned_chat(
+async def chat_for(
     session: AsyncSession,
     chat_id: uuid.UUID,
     user_id: uuid.UUID,
     *,
+    change: bool,
+    surface: str = "chat",
     lock: bool = False,
 ) -> Chat:
-    """The chat when the user owns it: 404 `not_found:chat` when missing, 403 `forbidden:chat`
-    when it is someone else's. `lock` holds the row (PostgreSQL) until the transaction ends."""
+    """The chat, as this user may use it: the one ownership rule of every route. A chat the
+    user may not see (missing, or someone else's private chat) is the same 404
+    `not_found:<surface>`, so no answer tells whether it exists; a public chat of someone else
+    may be read, and changing it is a 403 `forbidden:<surface>`. `lock` holds the row
+    (PostgreSQL) until the transaction ends."""
     chat = await repository.get_chat(session, chat_id, lock=lock)
-    if chat is None:
-        raise ChatNotFound()
-    if chat.user_id != user_id:
-        raise ChatForbidden()
-    return chat
-
-
-async def get_readable_chat(session: AsyncSession, chat_id: uuid.UUID, user_id: uuid.UUID) -> Chat:
-    """The chat when the user owns it or it is public; otherwise it does not exist for them."""
-    chat = await repository.get_chat(session, chat_id)
     if chat is None or (chat.user_id != user_id and chat.visibility != "public"):
-        raise ChatNotFound()
+        raise AppError(code=f"not_found:{surface}")
+    if change and chat.user_id != user_id:
+        raise AppError(code=f"forbidden:{surface}")
     return chat
 
 
 async def view_chat(session: AsyncSession, chat_id: uuid.UUID, user_id: uuid.UUID) -> ChatView:
     """A chat with its messages (oldest first) as the `/chat/{id}` page shows it."""
-    chat = await get_readable_chat(session, chat_id, user_id)
+    chat = await chat_for(session, chat_id, user_id, change=False)
     messages = await repository.get_message_texts(session, chat.id)
     return ChatView(chat=chat, messages=messages, is_readonly=chat.user_id != user_id)
 
 
 async def delete_chat(session: AsyncSession, chat_id: uuid.UUID, user_id: uuid.UUID) -> Chat:
     """Delete the user's chat with everything in it; returns the deleted row."""
-    chat = await get_owned_chat(session, chat_id, user_id, lock=True)
+    chat = await chat_for(session, chat_id, user_id, change=True, lock=True)
     await repository.delete_chat(session, chat.id)
     return chat
 
 
 async def set_visibility(session: AsyncSession, chat: Chat, visibility: str) -> Chat:
-    """Make the chat public or private; the caller has checked ownership (`get_owned_chat`)."""
+    """Make the chat public or private; the caller has checked ownership (`chat_for`)."""
     if visibility not in ("public", "private"):
         raise BadRequest("visibility must be 'public' or 'private'.")
     return await repository.set_visibility(session, chat, visibility)
@@ -147,12 +144,8 @@ async def delete_messages_from(session: AsyncSession, chat: Chat, message_id: uu
 
 
 async def get_votes(session: AsyncSession, chat_id: uuid.UUID, user_id: uuid.UUID) -> list[Vote]:
-    """The chat's votes: for its owner, or for anyone when the chat is public."""
-    chat = await repository.get_chat(session, chat_id)
-    if chat is None:
-        raise ChatNotFound()
-    if chat.user_id != user_id and chat.visibility != "public":
-        raise AppError(code="forbidden:vote")
+    """The chat's votes: for anyone who may read the chat (its owner; anyone, when public)."""
+    chat = await chat_for(session, chat_id, user_id, change=False)
     return await repository.get_votes(session, chat.id)
 
 
@@ -165,11 +158,7 @@ async def vote_message(
     is_upvoted: bool,
 ) -> None:
     """Up- or down-vote a message of the user's chat (one vote per message, last one wins)."""
-    chat = await repository.get_chat(session, chat_id)
-    if chat is None:
-        raise AppError(code="not_found:vote")
-    if chat.user_id != user_id:
-        raise AppError(code="forbidden:vote")
+    chat = await chat_for(session, chat_id, user_id, change=True, surface="vote")
     if not await repository.chat_message_exists(session, chat.id, message_id):
         raise AppError(f"Message {message_id} is not in chat {chat.id}.", code="not_found:vote")
     await repository.upsert_vote(session, chat.id, message_id, is_upvoted=is_upvoted)

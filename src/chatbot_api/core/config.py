@@ -154,9 +154,6 @@ class Settings(BaseSettings):
     artifact_model: str = "anthropic/claude-haiku-4.5"
     llm_idle_timeout_seconds: float = Field(default=60.0, gt=0)
     llm_connect_timeout_seconds: float = Field(default=10.0, gt=0)
-    # OpenAI-compatible upstreams: a turn's request head goes out while its message is being
-    # admitted, the body's rest (chunked) once the history is read.
-    llm_early_request: bool = True
     demo_model_word_delay_ms: int = Field(default=40, ge=0)
     max_output_tokens: int = Field(default=8192, ge=1)
 
@@ -164,7 +161,7 @@ class Settings(BaseSettings):
     chat_max_steps: int = Field(default=5, ge=1, le=20)  # model steps per turn
     chat_max_history_messages: int = Field(default=200, ge=1)  # stored messages sent as context
     chat_step_idle_timeout_seconds: float = Field(default=90.0, gt=0)  # model silent → error
-    chat_shutdown_grace_seconds: float = Field(default=10.0, ge=0)  # finish turns on shutdown
+    chat_shutdown_grace_seconds: float = Field(default=20.0, ge=0)  # finish turns on shutdown
     chat_title_timeout_seconds: float = Field(default=20.0, gt=0)
     tool_timeout_seconds: float = Field(default=120.0, gt=0)
     weather_approval_required: bool = True  # getWeather waits for the user's approval

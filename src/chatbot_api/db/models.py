@@ -7,7 +7,9 @@ from chatbot_api.chats.models import (
     LegacyVote,
     Message,
     MessageUsage,
+    SentMessage,
     Stream,
+    StreamReply,
     Vote,
 )
 from chatbot_api.cloud.models import (
@@ -40,7 +42,9 @@ __all__ = [
     "Message",
     "MessageUsage",
     "RefreshToken",
+    "SentMessage",
     "Stream",
+    "StreamReply",
     "Suggestion",
     "User",
     "Vote",

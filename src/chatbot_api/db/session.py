@@ -41,6 +41,8 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
 # What asyncpg raises where its connection is used directly (a lost connection can surface as
 # an internal state error when the server ended it between two statements).
 DRIVER_ERRORS = (asyncpg.PostgresError, asyncpg.InterfaceError, asyncpg.InternalClientError)
+# Everything a database call can raise: SQLAlchemy's errors, the driver's, and the socket's.
+DATABASE_ERRORS = (SQLAlchemyError, *DRIVER_ERRORS, OSError)
 
 
 def database_error(exc: Exception) -> AppError:

@@ -18,10 +18,12 @@ async def health() -> dict[str, str]:
 
 @router.get(
     "/health/ready",
-    summary="Database (and Redis when configured) reachable",
-    responses={503: {"description": "A dependency is unreachable"}},
+    summary="Database (and Redis when configured) reachable, and not shutting down",
+    responses={503: {"description": "A dependency is unreachable, or the server is draining"}},
 )
 async def ready(request: Request) -> JSONResponse:
+    if request.app.state.lifecycle.draining:
+        return JSONResponse({"status": "draining", "checks": {}}, status_code=503)
     checks: dict[str, Any] = {}
     ok = True
     try:

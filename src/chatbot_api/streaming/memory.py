@@ -23,7 +23,6 @@ class LocalStream:
     """
 
     __slots__ = (
-        "_stop_event",
         "buffer",
         "claimed",
         "closed",
@@ -43,14 +42,11 @@ class LocalStream:
         self.waiters: list[asyncio.Future[None]] = []
         self.stopped = False
         self.on_stop: Callable[[], None] | None = None  # the producer's, called once
-        self._stop_event: asyncio.Event | None = None
 
     def request_stop(self) -> None:
         if self.stopped:
             return
         self.stopped = True
-        if self._stop_event is not None:
-            self._stop_event.set()
         callback, self.on_stop = self.on_stop, None
         if callback is not None:
             asyncio.get_running_loop().call_soon(callback)
@@ -60,13 +56,6 @@ class LocalStream:
             asyncio.get_running_loop().call_soon(callback)
         else:
             self.on_stop = callback
-
-    async def wait_stop(self) -> None:
-        if self._stop_event is None:
-            self._stop_event = asyncio.Event()
-            if self.stopped:
-                self._stop_event.set()
-        await self._stop_event.wait()
 
     def append(self, event: bytes) -> None:
         if self.closed or self.dropped:
@@ -145,22 +134,19 @@ class MemoryStreamLog:
         self._chats: dict[str, str] = {}  # live stream id -> chat id
         self._timers: dict[str, asyncio.TimerHandle] = {}
 
-    async def open(self, stream_id: str, chat_id: str | None) -> None:
+    async def start(self) -> None:
+        return None
+
+    async def open(self, stream_id: str, chat_id: str, meta: bytes = b"") -> None:
+        """(`meta` is not kept: a process that dies takes its logs along.)"""
         self._forget(stream_id)
         self._streams[stream_id] = LocalStream()
-        if chat_id is not None:
-            self.activate(stream_id, chat_id)
-        self._schedule(stream_id, self._live_ttl, self._expire_live)
-
-    def activate(self, stream_id: str, chat_id: str) -> None:
-        stream = self._streams.get(stream_id)
-        if stream is None or stream.closed or stream_id in self._chats:
-            return
         self._active[chat_id] = stream_id
         self._chats[stream_id] = chat_id
+        self._schedule(stream_id, self._live_ttl, self._expire_live)
 
-    async def discard(self, stream_id: str) -> None:
-        self._forget(stream_id)
+    def has(self, stream_id: str) -> bool:
+        return stream_id in self._streams
 
     def append(self, stream_id: str, event: bytes) -> None:
         stream = self._streams.get(stream_id)
@@ -203,13 +189,6 @@ class MemoryStreamLog:
             return False
         stream.request_stop()
         return True
-
-    async def stop_requested(self, stream_id: str) -> AsyncIterator[None]:
-        stream = self._streams.get(stream_id)
-        if stream is None:
-            return
-        await stream.wait_stop()
-        yield None
 
     def on_stop(self, stream_id: str, callback: Callable[[], None]) -> None:
         stream = self._streams.get(stream_id)

@@ -1,5 +1,6 @@
 """The Redis stream log: events in Redis Streams (batched writes, expiry), resumable and
-stoppable from any worker; the turn's own response is served from memory."""
+stoppable from any worker, ended by another worker when its producer's worker dies; the turn's
+own response is served from memory, and while Redis fails new logs stay in this process."""
 
 from __future__ import annotations
 
@@ -7,79 +8,129 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
-from typing import cast
+from typing import Any, cast
 
 import structlog
 from redis.asyncio import Redis
-from redis.asyncio.client import Pipeline
 from redis.exceptions import RedisError
 
 from chatbot_api.core.redis import SUBSCRIBE_TIMEOUT, listen, stop_task
-from chatbot_api.streaming.memory import DEFAULT_CLOSED_TTL, DEFAULT_LIVE_TTL, LocalStream
+from chatbot_api.streaming.log import Recovery
+from chatbot_api.streaming.memory import (
+    DEFAULT_CLOSED_TTL,
+    DEFAULT_LIVE_TTL,
+    LocalStream,
+    MemoryStreamLog,
+)
+from chatbot_api.streaming.replay import cut_short_ending, replay
 
 log = structlog.get_logger(__name__)
 
-EVENT = b"e"  # field of an SSE event entry
+EVENT = b"e"  # field of an entry holding SSE events
+OPEN = b"open"  # field of the first entry: the log's meta (and CHAT, its chat id)
+CHAT = b"chat"
 DONE = b"done"  # field of the final entry
 READ_PAGE = 500
 MAX_BLOCK_MS = 2000
-STOP_POLL_SECONDS = 5.0
-# The producing worker refreshes a stream's live key (and the chat's active-stream key) every
-# HEARTBEAT_SECONDS; they expire after LIVENESS_TTL, so a worker that dies mid-turn stops
-# looking live within seconds and readers on other workers end instead of waiting for expiry.
-HEARTBEAT_SECONDS = 5.0
-LIVENESS_TTL = 20
-# A new stream in one command (a pipeline of five cost ~1 ms of client CPU and waiting): fresh
-# stream with its first entry (`open`, so it exists before any event) and expiry, no stale stop,
-# live key, and (when given) the chat's active stream.
-# KEYS: stream, stop, live[, active]. ARGV: stream ttl, liveness ttl[, stream id].
-OPEN_STREAM = """
-redis.call('del', KEYS[1], KEYS[2])
-redis.call('xadd', KEYS[1], '*', 'open', '1')
+# Every TICK_SECONDS a worker refreshes the heartbeat of each log it produces (a score in one
+# sorted set, from Redis's clock) and claims logs whose heartbeat is LAPSE_MS old: their
+# worker died (or stalled that long), and the claimer ends them (`Recovery`). A claim is a
+# lease: should the claimer die too, another worker claims the log again after LEASE_MS.
+TICK_SECONDS = 0.25
+LAPSE_MS = 1250
+LEASE_MS = 10_000
+CLAIM_BATCH = 20
+LOST = "The connection to this reply was lost. Reload the chat to see it once it is done."
+INTERRUPTED = "The reply was interrupted. Please try again."
+
+_NOW_MS = "local t = redis.call('time') local now = t[1] * 1000 + math.floor(t[2] / 1000)"
+# KEYS: stream, stop, ended, live set, active. ARGV: stream ttl, stream id, meta, chat id.
+OPEN_STREAM = f"""
+{_NOW_MS}
+redis.call('del', KEYS[1], KEYS[2], KEYS[3])
+redis.call('xadd', KEYS[1], '*', 'open', ARGV[3], 'chat', ARGV[4])
 redis.call('expire', KEYS[1], ARGV[1])
-redis.call('set', KEYS[3], '1', 'EX', ARGV[2])
-if KEYS[4] then
-    redis.call('set', KEYS[4], ARGV[3], 'EX', ARGV[2])
-end
+redis.call('zadd', KEYS[4], now, ARGV[2])
+redis.call('set', KEYS[5], ARGV[2], 'EX', ARGV[1])
 return 1
 """
-# Every stream's pending events in one command (one XADD each, entry field `e` = EVENT):
-# at 50 tokens/s a stream rarely has two events in one flush, so per-stream commands would
-# cost about one redis-py command per token. KEYS: streams. ARGV: their events, same order.
+# Every stream's pending events in one command; a stream that another worker ended (or that
+# is gone) takes none. KEYS: (stream, ended) per stream. ARGV: its events.
 APPEND_BATCH = """
-for i = 1, #KEYS do
-    redis.call('xadd', KEYS[i], '*', 'e', ARGV[i])
+for i = 1, #ARGV do
+    local stream = KEYS[2 * i - 1]
+    if redis.call('exists', KEYS[2 * i]) == 0 and redis.call('exists', stream) == 1 then
+        redis.call('xadd', stream, '*', 'e', ARGV[i])
+    end
 end
-return #KEYS
+return #ARGV
 """
-# Delete the chat's active-stream key only if it still names this stream.
-CLEAR_ACTIVE = (
-    "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end return 0"
-)
+# The last events and the end; a producer's end only while no other worker ended it.
+# KEYS: stream, stop, ended, live set, active.
+# ARGV: stream id, closed ttl, events ('' for none), who ('turn' or 'recovery').
+END_STREAM = """
+if redis.call('exists', KEYS[3]) == 1 and ARGV[4] ~= 'recovery' then return 0 end
+if redis.call('exists', KEYS[1]) == 0 then return 0 end
+if ARGV[3] ~= '' then redis.call('xadd', KEYS[1], '*', 'e', ARGV[3]) end
+redis.call('xadd', KEYS[1], '*', 'done', '1')
+redis.call('expire', KEYS[1], ARGV[2])
+redis.call('del', KEYS[2])
+redis.call('zrem', KEYS[4], ARGV[1])
+if redis.call('get', KEYS[5]) == ARGV[1] then redis.call('del', KEYS[5]) end
+return 1
+"""
+# Heartbeats of the streams produced here; reports those ended elsewhere, or asked to stop.
+# KEYS: live set, then (ended, stop) per stream. ARGV: the stream ids.
+HEARTBEAT = f"""
+{_NOW_MS}
+local out = {{}}
+for i, id in ipairs(ARGV) do
+    if redis.call('exists', KEYS[2 * i]) == 1 then
+        out[#out + 1] = 'ended:' .. id
+    else
+        redis.call('zadd', KEYS[1], now, id)
+        if redis.call('exists', KEYS[2 * i + 1]) == 1 then out[#out + 1] = 'stop:' .. id end
+    end
+end
+return out
+"""
+# Logs whose heartbeat lapsed, each leased to the caller. KEYS: live set.
+# ARGV: lapse ms, lease ms, how many.
+CLAIM_LAPSED = f"""
+{_NOW_MS}
+local ids = redis.call('zrangebyscore', KEYS[1], '-inf', now - ARGV[1], 'LIMIT', 0, ARGV[3])
+for _, id in ipairs(ids) do redis.call('zadd', KEYS[1], now + ARGV[2], id) end
+return ids
+"""
+# A copy this worker stopped writing (a write failed): it goes. KEYS: stream, live set, active.
+# ARGV: stream id.
+DROP_STREAM = """
+redis.call('del', KEYS[1])
+redis.call('zrem', KEYS[2], ARGV[1])
+if redis.call('get', KEYS[3]) == ARGV[1] then redis.call('del', KEYS[3]) end
+return 1
+"""
 Entries = list[tuple[bytes, dict[bytes, bytes]]]
 
 
 @dataclass(frozen=True, slots=True)
 class _Open:
-    """A log to create in Redis (OPEN_STREAM's keys and arguments)."""
-
     stream_id: str
-    keys: list[str]
-    args: list[str | int]
+    chat_id: str
+    meta: bytes
 
 
 class RedisStreamLog:
     """Stream logs in Redis Streams under `prefix`.
 
-    `append` never waits: the event goes to the local fan-out at once and to a buffer that
-    one background task writes every `flush_ms` in a single pipeline. Stops travel on one
-    pub/sub channel per prefix, with a key as a backstop.
+    `open` and `append` never wait: the events go to the local fan-out at once and to a
+    buffer that one background task writes every `flush_ms` (a new log is created with its
+    first write). Stops travel on one pub/sub channel per prefix, with a key the heartbeat
+    polls as a backstop. Every worker ends (`recover`) the logs of workers that died.
 
-    A log opened without its chat (a turn still being admitted) is created in Redis with that
-    next write too, ahead of its events: nothing on the way to the first token waits for
-    Redis. Should that write fail, the log stays local (its own response gets every event;
-    no other worker can resume it) instead of leaving a partial copy in Redis.
-    """
+    While Redis fails, new logs are kept in this process (`fallback`: they are resumable
+    here only); a log whose write failed is written no more, and its copy in Redis is
+    dropped once Redis answers again (its own client still gets every event)."""
 
     def __init__(
         self,
@@ -89,170 +140,197 @@ class RedisStreamLog:
         flush_ms: float = 5.0,
         live_ttl: float = DEFAULT_LIVE_TTL,
         closed_ttl: float = DEFAULT_CLOSED_TTL,
+        recover: Recovery | None = None,
+        fallback: MemoryStreamLog | None = None,
     ) -> None:
         self._redis = redis
         self._prefix = prefix
         self._flush_seconds = flush_ms / 1000
         self._live_ttl = max(1, int(live_ttl))
         self._closed_ttl = max(1, int(closed_ttl))
+        self._recover = recover
+        self._fallback = fallback or MemoryStreamLog(live_ttl=live_ttl, closed_ttl=closed_ttl)
         self._channel = f"{prefix}stream-stop"
+        self._live_set = f"{prefix}live-streams"
         # A blocking XREAD must return before the client's socket timeout fires.
         kwargs = redis.connection_pool.connection_kwargs
         socket_timeout = kwargs.get("socket_timeout") or kwargs.get("orig_socket_timeout")
         self._block_ms = MAX_BLOCK_MS
         if socket_timeout:
             self._block_ms = max(100, min(MAX_BLOCK_MS, int(socket_timeout * 500)))
-        self._local: dict[str, LocalStream] = {}
-        self._chats: dict[str, str] = {}
+        self._local: dict[str, LocalStream] = {}  # produced here, kept in Redis
+        self._chats: dict[str, str] = {}  # their chats
+        self._opens: list[_Open] = []  # to create with the next write
         self._pending: list[tuple[str, bytes]] = []
-        self._opens: list[_Open] = []  # logs to create in Redis with the next write
-        self._local_only: set[str] = set()  # logs whose creation in Redis failed
-        self._activations: list[tuple[str, str]] = []  # (chat id, stream id) to write
+        self._abandoned: set[str] = set()  # produced here, no longer written to Redis
+        self._to_drop: dict[str, str] = {}  # their copies in Redis to drop: stream -> chat
+        self._healthy = True
         self._has_pending = asyncio.Event()
         self._write_lock = asyncio.Lock()
-        self._flusher: asyncio.Task[None] | None = None
-        self._listener: asyncio.Task[None] | None = None
-        self._heartbeat: asyncio.Task[None] | None = None
+        self._tasks: list[asyncio.Task[None]] = []
         self._subscribed = asyncio.Event()
-        self._open_stream = redis.register_script(OPEN_STREAM)  # EVALSHA, EVAL if unknown
-        self._append_batch = redis.register_script(APPEND_BATCH)
+        self._scripts = {
+            name: redis.register_script(source)  # EVALSHA, EVAL if unknown
+            for name, source in (
+                ("open", OPEN_STREAM),
+                ("append", APPEND_BATCH),
+                ("end", END_STREAM),
+                ("heartbeat", HEARTBEAT),
+                ("claim", CLAIM_LAPSED),
+                ("drop", DROP_STREAM),
+            )
+        }
 
     # --- keys -------------------------------------------------------------------------
     def _stream_key(self, stream_id: str) -> str:
         return f"{self._prefix}stream:{stream_id}"
 
-    def _live_key(self, stream_id: str) -> str:
-        return f"{self._prefix}stream:{stream_id}:live"
-
     def _stop_key(self, stream_id: str) -> str:
         return f"{self._prefix}stream:{stream_id}:stop"
+
+    def _ended_key(self, stream_id: str) -> str:
+        return f"{self._prefix}stream:{stream_id}:ended"
 
     def _active_key(self, chat_id: str) -> str:
         return f"{self._prefix}chat:{chat_id}:active-stream"
 
+    def _stream_keys(self, stream_id: str, chat_id: str) -> list[str]:
+        """stream, stop, ended, live set, active: the keys of OPEN_STREAM and END_STREAM."""
+        return [
+            self._stream_key(stream_id),
+            self._stop_key(stream_id),
+            self._ended_key(stream_id),
+            self._live_set,
+            self._active_key(chat_id),
+        ]
+
+    # --- health -------------------------------------------------------------------------
+    def _failed(self, what: str, exc: BaseException) -> None:
+        if self._healthy:
+            log.warning(
+                "redis unreachable: new stream logs stay local", during=what, error=repr(exc)
+            )
+        self._healthy = False
+
+    def _answered(self) -> None:
+        if not self._healthy:
+            log.info("redis reachable again: stream logs go to Redis")
+        self._healthy = True
+
     # --- producer ---------------------------------------------------------------------
-    async def open(self, stream_id: str, chat_id: str | None) -> None:
-        await self._start_background()
+    async def start(self) -> None:
+        if self._tasks:
+            return
+        listener = listen(
+            self._redis,
+            [self._channel],
+            self._stop_message,
+            on_ready=self._on_subscribed,
+            name="stream-log-stop",
+        )
+        self._tasks = [
+            asyncio.create_task(self._flush_forever(), name="stream-log-flush"),
+            asyncio.create_task(listener, name="stream-log-stop"),
+            asyncio.create_task(self._tick_forever(), name="stream-log-heartbeat"),
+        ]
+        with contextlib.suppress(TimeoutError):  # else stops arrive by the key poll
+            await asyncio.wait_for(self._subscribed.wait(), SUBSCRIBE_TIMEOUT)
+
+    async def open(self, stream_id: str, chat_id: str, meta: bytes) -> None:
+        if not self._healthy:
+            await self._fallback.open(stream_id, chat_id, meta)
+            return
         # The local copy only feeds the first reader here (the turn's own response); anyone
         # else reads the Redis copy, so what was sent is not kept twice.
         self._local[stream_id] = LocalStream(replayable=False)
-        keys = [self._stream_key(stream_id), self._stop_key(stream_id), self._live_key(stream_id)]
-        args: list[str | int] = [self._live_ttl, LIVENESS_TTL]
-        if chat_id is None:
-            self._opens.append(_Open(stream_id, keys, args))
-            self._has_pending.set()
-            return
         self._chats[stream_id] = chat_id
-        keys.append(self._active_key(chat_id))
-        args.append(stream_id)
-        await self._open_stream(keys=keys, args=args)
-
-    def activate(self, stream_id: str, chat_id: str) -> None:
-        """The chat's active-stream key is written with the next batch of events (≤ flush_ms
-        later), before anything that closes the stream."""
-        local = self._local.get(stream_id)
-        if local is None or local.closed or stream_id in self._chats:
-            return
-        if stream_id in self._local_only:
-            return
-        self._chats[stream_id] = chat_id
-        self._activations.append((chat_id, stream_id))
+        self._opens.append(_Open(stream_id, chat_id, meta))
         self._has_pending.set()
-
-    async def discard(self, stream_id: str) -> None:
-        local = self._local.pop(stream_id, None)
-        if local is None:
-            return
-        local.close()
-        self._chats.pop(stream_id, None)
-        self._pending = [(sid, event) for sid, event in self._pending if sid != stream_id]
-        self._opens = [o for o in self._opens if o.stream_id != stream_id]
-        self._local_only.discard(stream_id)
-        try:
-            await self._redis.delete(
-                self._stream_key(stream_id), self._live_key(stream_id), self._stop_key(stream_id)
-            )
-        except (RedisError, OSError):
-            log.exception("stream_log_discard_failed", stream_id=stream_id)
 
     def append(self, stream_id: str, event: bytes) -> None:
         local = self._local.get(stream_id)
-        if local is None or local.closed:
+        if local is None:
+            self._fallback.append(stream_id, event)
+            return
+        if local.closed:
             return
         local.append(event)
-        if stream_id not in self._local_only:
+        if stream_id not in self._abandoned:
             self._pending.append((stream_id, event))
             self._has_pending.set()
 
     async def close(self, stream_id: str) -> None:
         local = self._local.get(stream_id)
-        if local is None or local.closed:
+        if local is None:
+            await self._fallback.close(stream_id)
             return
         local.close()
         chat_id = self._chats.pop(stream_id, "")
-        key = self._stream_key(stream_id)
         try:
+            if stream_id in self._abandoned:
+                return
             async with self._write_lock:
-                if stream_id in self._local_only:
-                    return
-                opens, batch, activations = self._take_pending()
+                opens, batch = self._take_pending()
                 try:
                     async with self._redis.pipeline(transaction=False) as pipe:
-                        await self._write_in(pipe, opens, batch, activations)
-                        pipe.xadd(key, {DONE: b"1"})
-                        pipe.expire(key, self._closed_ttl)
-                        pipe.delete(self._live_key(stream_id), self._stop_key(stream_id))
-                        pipe.eval(CLEAR_ACTIVE, 1, self._active_key(chat_id), stream_id)
+                        await self._write_in(pipe, opens, batch)
+                        await self._scripts["end"](
+                            keys=self._stream_keys(stream_id, chat_id),
+                            args=[stream_id, self._closed_ttl, b"", "turn"],
+                            client=pipe,
+                        )
                         await pipe.execute()
-                except BaseException:
-                    self._opens_failed(opens)
-                    raise
-        except (RedisError, OSError):
-            log.exception("stream_log_close_failed", stream_id=stream_id)
+                except (RedisError, OSError) as exc:
+                    self._write_failed(opens, batch, exc, also=stream_id)
         finally:
-            self._local.pop(stream_id, None)
-            self._local_only.discard(stream_id)
+            del self._local[stream_id]
+            self._abandoned.discard(stream_id)
 
-    def _batch_args(self, batch: list[tuple[str, bytes]]) -> tuple[list[str], list[bytes]]:
-        """(stream keys, their entries): one entry per stream holding its events back to back
-        (readers want the SSE byte stream). Expiry was set at open and is left alone."""
-        grouped: dict[str, list[bytes]] = {}
-        for stream_id, event in batch:
-            grouped.setdefault(stream_id, []).append(event)
-        keys = [self._stream_key(stream_id) for stream_id in grouped]
-        return keys, [b"".join(events) for events in grouped.values()]
-
-    def _take_pending(self) -> tuple[list[_Open], list[tuple[str, bytes]], list[tuple[str, str]]]:
-        """What the next write carries: new logs, then activations, then events."""
+    def _take_pending(self) -> tuple[list[_Open], list[tuple[str, bytes]]]:
         opens, self._opens = self._opens, []
         batch, self._pending = self._pending, []
-        activations, self._activations = self._activations, []
-        return opens, batch, activations
+        return opens, batch
 
     async def _write_in(
-        self,
-        pipe: Pipeline,
-        opens: list[_Open],
-        batch: list[tuple[str, bytes]],
-        activations: list[tuple[str, str]],
+        self, pipe: Any, opens: list[_Open], batch: list[tuple[str, bytes]]
     ) -> None:
         for new in opens:
-            await self._open_stream(keys=new.keys, args=new.args, client=pipe)
-        for chat_id, stream_id in activations:
-            pipe.set(self._active_key(chat_id), stream_id, ex=LIVENESS_TTL)
+            await self._scripts["open"](
+                keys=self._stream_keys(new.stream_id, new.chat_id),
+                args=[self._live_ttl, new.stream_id, new.meta, new.chat_id],
+                client=pipe,
+            )
         if batch:
-            await self._append_batch(*self._batch_args(batch), client=pipe)
+            # One entry per stream holding its events back to back (readers want the SSE
+            # byte stream): at 50 tokens/s a stream rarely has two events in one flush.
+            grouped: dict[str, list[bytes]] = {}
+            for stream_id, event in batch:
+                grouped.setdefault(stream_id, []).append(event)
+            keys = []
+            for stream_id in grouped:
+                keys += [self._stream_key(stream_id), self._ended_key(stream_id)]
+            events = [b"".join(parts) for parts in grouped.values()]
+            await self._scripts["append"](keys=keys, args=events, client=pipe)
 
-    def _opens_failed(self, opens: list[_Open]) -> None:
-        """Logs that could not be created in Redis stay local: nothing more of them is
-        written there, and they never become a chat's active stream."""
-        for new in opens:
-            if new.stream_id in self._local:
-                self._local_only.add(new.stream_id)
-                self._chats.pop(new.stream_id, None)
-        failed = {new.stream_id for new in opens}
-        self._pending = [(sid, event) for sid, event in self._pending if sid not in failed]
-        self._activations = [(c, sid) for c, sid in self._activations if sid not in failed]
+    def _write_failed(
+        self,
+        opens: list[_Open],
+        batch: list[tuple[str, bytes]],
+        exc: BaseException,
+        also: str | None = None,
+    ) -> None:
+        """The streams of a failed write are written no more (their Redis copy would have a
+        gap); their copies are dropped once Redis answers."""
+        self._failed("a write", exc)
+        lost = {new.stream_id for new in opens} | {stream_id for stream_id, _ in batch}
+        if also is not None:
+            lost.add(also)
+        self._abandoned |= lost & set(self._local)
+        chats = {new.stream_id: new.chat_id for new in opens}
+        for stream_id in lost:
+            self._to_drop[stream_id] = self._chats.get(stream_id) or chats.get(stream_id, "")
+        self._pending = [(sid, event) for sid, event in self._pending if sid not in lost]
+        self._opens = [new for new in self._opens if new.stream_id not in lost]
 
     async def _flush_forever(self) -> None:
         while True:
@@ -260,48 +338,87 @@ class RedisStreamLog:
             await asyncio.sleep(self._flush_seconds)
             async with self._write_lock:
                 self._has_pending.clear()
-                opens, batch, activations = self._take_pending()
+                opens, batch = self._take_pending()
+                if not opens and not batch:
+                    continue
                 try:
-                    if opens or activations:
-                        async with self._redis.pipeline(transaction=False) as pipe:
-                            await self._write_in(pipe, opens, batch, activations)
-                            await pipe.execute()
-                    elif batch:
-                        await self._append_batch(*self._batch_args(batch))
-                except (RedisError, OSError):
-                    self._opens_failed(opens)
-                    log.exception(
-                        "stream_log_flush_failed",
-                        opens=len(opens),
-                        events=len(batch),
-                        activations=len(activations),
-                    )
+                    async with self._redis.pipeline(transaction=False) as pipe:
+                        await self._write_in(pipe, opens, batch)
+                        await pipe.execute()
+                except (RedisError, OSError) as exc:
+                    self._write_failed(opens, batch, exc)
 
-    async def _heartbeat_forever(self) -> None:
+    # --- heartbeats and recovery ---------------------------------------------------------
+    async def _tick_forever(self) -> None:
         while True:
-            await asyncio.sleep(HEARTBEAT_SECONDS)
-            live = [  # (a stream not yet activated has a turn not yet admitted: a moment)
-                (sid, chat_id)
-                for sid, s in self._local.items()
-                if not s.closed and (chat_id := self._chats.get(sid)) is not None
-            ]
-            if not live:
-                continue
+            await asyncio.sleep(TICK_SECONDS)
             try:
-                async with self._redis.pipeline(transaction=False) as pipe:
-                    for stream_id, chat_id in live:
-                        pipe.expire(self._live_key(stream_id), LIVENESS_TTL)
-                        pipe.expire(self._active_key(chat_id), LIVENESS_TTL)
-                        pipe.exists(self._stop_key(stream_id))
-                    replies = await pipe.execute()
-            except (RedisError, OSError):
-                log.exception("stream_log_heartbeat_failed", streams=len(live))
-                continue
-            # A stop whose pub/sub message was missed (a reconnect) is seen here.
-            for (stream_id, _chat_id), stop in zip(live, replies[2::3], strict=True):
-                local = self._local.get(stream_id)
-                if stop and local is not None and not local.closed:
-                    local.request_stop()
+                await self._tick()
+            except (RedisError, OSError) as exc:
+                self._failed("the heartbeat", exc)
+
+    async def _tick(self) -> None:
+        """One round trip: drop abandoned copies, heartbeats, and claim lapsed logs; then
+        end the logs claimed."""
+        created = {new.stream_id for new in self._opens}
+        live = [
+            sid
+            for sid, local in self._local.items()
+            if not local.closed and sid not in self._abandoned and sid not in created
+        ]
+        dropping = dict(self._to_drop)
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for sid, chat_id in dropping.items():
+                keys = [self._stream_key(sid), self._live_set, self._active_key(chat_id)]
+                await self._scripts["drop"](keys=keys, args=[sid], client=pipe)
+            heartbeat_keys = [self._live_set]
+            for sid in live:
+                heartbeat_keys += [self._ended_key(sid), self._stop_key(sid)]
+            await self._scripts["heartbeat"](keys=heartbeat_keys, args=live, client=pipe)
+            if self._recover is not None:
+                args = [LAPSE_MS, LEASE_MS, CLAIM_BATCH]
+                await self._scripts["claim"](keys=[self._live_set], args=args, client=pipe)
+            replies = await pipe.execute()
+        self._answered()
+        for sid in dropping:
+            self._to_drop.pop(sid, None)
+        for flag in cast("list[bytes]", replies[len(dropping)]):
+            what, _, sid = flag.decode().partition(":")
+            local = self._local.get(sid)
+            if local is not None and not local.closed:
+                if what == "ended":  # another worker took it for dead and ended it
+                    self._abandoned.add(sid)
+                local.request_stop()
+        if self._recover is not None:
+            for raw in cast("list[bytes]", replies[-1]):
+                await self._end_dead(raw.decode())
+
+    async def _end_dead(self, stream_id: str) -> None:
+        """End a log whose producer's worker died: fence it off (the producer, should it be
+        alive after all, writes no more), then append the ending `recover` gives."""
+        key = self._stream_key(stream_id)
+        await self._redis.set(self._ended_key(stream_id), b"1", ex=self._closed_ttl)
+        entries = cast(Entries, await self._redis.xrange(key))
+        chat_id = ""
+        ending = b""
+        if entries and OPEN in entries[0][1] and not any(DONE in f for _, f in entries):
+            meta = entries[0][1][OPEN]
+            events = b"".join(fields[EVENT] for _, fields in entries if EVENT in fields)
+            chat_id = entries[0][1].get(CHAT, b"").decode()
+            try:
+                assert self._recover is not None
+                ending = await self._recover(stream_id, meta, events)
+            except Exception:
+                log.exception(
+                    "recovering a turn failed; it ends with a plain error", stream_id=stream_id
+                )
+                ending = cut_short_ending(replay(events), INTERRUPTED)
+        await self._scripts["end"](
+            keys=self._stream_keys(stream_id, chat_id),
+            args=[stream_id, self._closed_ttl, ending, "recovery"],
+        )
+        if not ending:  # already done, or gone: only its heartbeat entry was left
+            await self._redis.zrem(self._live_set, stream_id)
 
     # --- readers ----------------------------------------------------------------------
     async def read(self, stream_id: str) -> AsyncIterator[bytes]:
@@ -310,13 +427,24 @@ class RedisStreamLog:
             async for event in local.iterate():
                 yield event
             return
-        async for event in self._read_remote(stream_id):
-            yield event
+        if self._fallback.has(stream_id):
+            async for event in self._fallback.read(stream_id):
+                yield event
+            return
+        seen: list[bytes] = []
+        try:
+            async for event in self._read_remote(stream_id):
+                seen.append(event)
+                yield event
+        except (RedisError, OSError) as exc:
+            self._failed("a read", exc)
+            if seen:  # what the reader has is a stream cut short: end it, balanced
+                yield cut_short_ending(replay(b"".join(seen)), LOST)
 
     async def _read_remote(self, stream_id: str) -> AsyncIterator[bytes]:
         key = self._stream_key(stream_id)
         last = b"-"
-        while True:  # the backlog, page by page (also the final drain of a dead producer)
+        while True:  # the backlog, page by page
             start = last if last == b"-" else b"(" + last
             entries = cast(Entries, await self._redis.xrange(key, min=start, count=READ_PAGE))
             for entry_id, fields in entries:
@@ -329,7 +457,7 @@ class RedisStreamLog:
                 break
         if last == b"-":
             return  # unknown or expired
-        while True:  # then live entries as they arrive
+        while True:  # then live entries as they arrive (a dead producer's log is ended)
             response = cast(
                 "list[tuple[bytes, Entries]]",
                 await self._redis.xread({key: last}, count=READ_PAGE, block=self._block_ms),
@@ -337,16 +465,6 @@ class RedisStreamLog:
             if not response:
                 if not await self._redis.exists(key):
                     return  # expired
-                if not await self._redis.exists(self._live_key(stream_id)):
-                    # Closed (DONE is already written) or its producer died: drain what is
-                    # left and end rather than wait for the key to expire.
-                    tail = cast(Entries, await self._redis.xrange(key, min=b"(" + last))
-                    for _entry_id, fields in tail:
-                        if DONE in fields:
-                            return
-                        if EVENT in fields:
-                            yield fields[EVENT]
-                    return
                 continue
             for entry_id, fields in response[0][1]:
                 last = entry_id
@@ -356,7 +474,14 @@ class RedisStreamLog:
                     yield fields[EVENT]
 
     async def active_stream(self, chat_id: str) -> str | None:
-        value = cast("bytes | None", await self._redis.get(self._active_key(chat_id)))
+        local = await self._fallback.active_stream(chat_id)
+        if local is not None:
+            return local
+        try:
+            value = cast("bytes | None", await self._redis.get(self._active_key(chat_id)))
+        except (RedisError, OSError) as exc:
+            self._failed("a lookup", exc)
+            return None
         return None if value is None else value.decode()
 
     # --- stop -------------------------------------------------------------------------
@@ -367,31 +492,26 @@ class RedisStreamLog:
                 return False
             local.request_stop()
             return True
-        if not await self._redis.exists(self._live_key(stream_id)):
+        if self._fallback.has(stream_id):
+            return await self._fallback.request_stop(stream_id)
+        try:
+            if await self._redis.zscore(self._live_set, stream_id) is None:
+                return False
+            async with self._redis.pipeline(transaction=False) as pipe:
+                pipe.set(self._stop_key(stream_id), b"1", ex=self._live_ttl)
+                pipe.publish(self._channel, stream_id)
+                await pipe.execute()
+        except (RedisError, OSError) as exc:
+            self._failed("a stop", exc)
             return False
-        async with self._redis.pipeline(transaction=False) as pipe:
-            pipe.set(self._stop_key(stream_id), b"1", ex=self._live_ttl)
-            pipe.publish(self._channel, stream_id)
-            await pipe.execute()
         return True
-
-    async def stop_requested(self, stream_id: str) -> AsyncIterator[None]:
-        local = self._local.get(stream_id)
-        if local is None:
-            return
-        stop_key = self._stop_key(stream_id)
-        while not local.stopped and not local.closed:
-            if await self._redis.exists(stop_key):
-                break
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(local.wait_stop(), STOP_POLL_SECONDS)
-        if not local.closed:
-            yield None
 
     def on_stop(self, stream_id: str, callback: Callable[[], None]) -> None:
         """Stops arrive by pub/sub; the heartbeat also polls the stop keys (the backstop)."""
         local = self._local.get(stream_id)
-        if local is not None and not local.closed:
+        if local is None:
+            self._fallback.on_stop(stream_id, callback)
+        elif not local.closed:
             local.watch_stop(callback)
 
     async def _stop_message(self, _channel: bytes, data: bytes) -> None:
@@ -402,31 +522,11 @@ class RedisStreamLog:
     async def _on_subscribed(self) -> None:
         self._subscribed.set()
 
-    async def _start_background(self) -> None:
-        if self._subscribed.is_set() and self._heartbeat is not None:
-            return  # started (the common case: no task made for the wait below)
-        if self._flusher is None:
-            self._flusher = asyncio.create_task(self._flush_forever(), name="stream-log-flush")
-        if self._listener is None:
-            listener = listen(
-                self._redis,
-                [self._channel],
-                self._stop_message,
-                on_ready=self._on_subscribed,
-                name="stream-log-stop",
-            )
-            self._listener = asyncio.create_task(listener, name="stream-log-stop")
-        if self._heartbeat is None:
-            self._heartbeat = asyncio.create_task(
-                self._heartbeat_forever(), name="stream-log-heartbeat"
-            )
-        with contextlib.suppress(TimeoutError):  # else stops arrive by the key poll
-            await asyncio.wait_for(self._subscribed.wait(), SUBSCRIBE_TIMEOUT)
-
     async def aclose(self) -> None:
         for stream_id in list(self._local):
             with contextlib.suppress(RedisError, OSError):
                 await self.close(stream_id)
-        for task in (self._flusher, self._listener, self._heartbeat):
+        for task in self._tasks:
             await stop_task(task)
-        self._flusher = self._listener = self._heartbeat = None
+        self._tasks = []
+        await self._fallback.aclose()

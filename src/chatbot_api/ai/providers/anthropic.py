@@ -25,7 +25,7 @@ from chatbot_api.ai.base import (
 from chatbot_api.ai.providers.errors import MSG_CLOSED, stream_error, transport_error
 from chatbot_api.ai.providers.http import env_proxy, post_stream
 from chatbot_api.ai.providers.messages import anthropic_messages, parse_tool_args
-from chatbot_api.ai.providers.sse import drain, iter_sse_data
+from chatbot_api.ai.providers.sse import decode_event, drain, iter_sse_data
 
 ANTHROPIC_VERSION = "2023-06-01"
 DEFAULT_MAX_TOKENS = 8192
@@ -172,9 +172,8 @@ class AnthropicProvider:
             ) as response:
                 async with aclosing(iter_sse_data(response)) as events:
                     async for data in events:
-                        try:
-                            event = orjson.loads(data)
-                        except orjson.JSONDecodeError:
+                        event = decode_event(data, self.name)
+                        if event is None:
                             continue
                         parser.feed(event, out, self.name)
                         if out:

@@ -18,6 +18,7 @@ MSG_CLOSED = "The model provider closed the connection unexpectedly."
 MSG_IDLE = "The model provider stopped responding."
 MSG_UNREACHABLE = "The model provider could not be reached."
 MSG_FAILED = "The model provider failed to answer."
+MSG_MALFORMED = "The model provider sent a reply that could not be read."
 MSG_CREDIT_CARD = (
     "AI Gateway requires a valid credit card on file to service requests. Add a card to your "
     "Vercel team to unlock your free credits."

@@ -5,7 +5,7 @@ the streaming POST every provider makes."""
 from __future__ import annotations
 
 import ssl
-from collections.abc import AsyncIterable, AsyncIterator
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -44,29 +44,22 @@ def env_proxy(url: str) -> dict[str, Any]:
     return {"proxy": proxy, "proxy_auth": auth}
 
 
-class LengthRequired(Exception):
-    """The upstream refused a body sent without its length (411): send it whole."""
-
-
 @asynccontextmanager
 async def post_stream(
     http: aiohttp.ClientSession,
     url: str,
-    body: bytes | AsyncIterable[bytes],
+    body: bytes,
     *,
     headers: dict[str, str],
     limits: aiohttp.ClientTimeout,
     proxy: dict[str, Any],
     provider: str,
 ) -> AsyncIterator[aiohttp.ClientResponse]:
-    """POST `body` (redirects not followed; given in parts, it is sent chunked as the parts
-    come) and give the response once it is a success; any other status raises `http_error`
-    (the body's start only in its detail), or `LengthRequired` for a 411 to a chunked body."""
+    """POST `body` (redirects not followed) and give the response once it is a success; any
+    other status raises `http_error` (the body's start only in its detail)."""
     async with http.post(
         url, data=body, headers=headers, timeout=limits, allow_redirects=False, **proxy
     ) as response:
-        if response.status == 411 and not isinstance(body, bytes):
-            raise LengthRequired()
         if response.status >= 300:
             raise http_error(provider, response.status, await read_error_body(response))
         yield response

@@ -2,20 +2,16 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
 from contextlib import aclosing
-from dataclasses import replace
 from typing import Any, Literal
 
 import aiohttp
 import orjson
-import structlog
 
 from chatbot_api.ai.base import (
     FinishReason,
     ModelEvent,
-    ModelMessage,
     ModelRequest,
     ProviderError,
     ReasoningDelta,
@@ -25,15 +21,12 @@ from chatbot_api.ai.base import (
     ToolCallEnd,
     ToolCallStart,
     Usage,
-    resolved,
 )
 from chatbot_api.ai.providers.errors import MSG_CLOSED, stream_error, transport_error
-from chatbot_api.ai.providers.http import LengthRequired, env_proxy, post_stream
+from chatbot_api.ai.providers.http import env_proxy, post_stream
 from chatbot_api.ai.providers.messages import openai_messages, parse_tool_args
-from chatbot_api.ai.providers.sse import drain, iter_sse_data
+from chatbot_api.ai.providers.sse import decode_event, drain, iter_sse_data
 from chatbot_api.ai.providers.think import ThinkTagSplitter
-
-log = structlog.get_logger(__name__)
 
 ReasoningStyle = Literal["none", "gateway", "effort"]
 
@@ -150,12 +143,7 @@ def _usage(raw: dict[str, Any]) -> Usage:
 
 
 class OpenAICompatProvider:
-    """Streams `POST {base_url}/chat/completions` and parses its SSE chunks once each.
-
-    `sends_early`: given a request whose `earlier` messages are not known yet, the request goes
-    out at once with its body up to the system message, and the rest follows (chunked) when
-    they are; the upstream answers only once the body is whole. An upstream that answers 411
-    to this gets whole bodies from then on."""
+    """Streams `POST {base_url}/chat/completions` and parses its SSE chunks once each."""
 
     def __init__(
         self,
@@ -170,10 +158,8 @@ class OpenAICompatProvider:
         max_tokens_field: str = "max_tokens",
         think_tags: bool = True,
         extra_headers: dict[str, str] | None = None,
-        sends_early: bool = True,
     ) -> None:
         self.name = name
-        self.sends_early = sends_early
         self._http = http
         self._url = base_url.rstrip("/") + "/chat/completions"
         self._proxy = env_proxy(self._url)
@@ -195,7 +181,7 @@ class OpenAICompatProvider:
         return None  # the shared HTTP client is closed by the app's lifespan
 
     def build_body(self, request: ModelRequest) -> dict[str, Any]:
-        """The request body; `messages` is its last key (see `_body_in_parts`)."""
+        """The Chat Completions request body."""
         body: dict[str, Any] = {
             "model": request.model,
             "stream": True,
@@ -224,65 +210,41 @@ class OpenAICompatProvider:
         body["messages"] = openai_messages(request)
         return body
 
-    async def _body_in_parts(
-        self, request: ModelRequest, earlier: asyncio.Future[list[ModelMessage]]
-    ) -> AsyncIterator[bytes]:
-        """The body up to the system message, then, once `earlier` resolves, the rest."""
-        head = orjson.dumps(self.build_body(replace(request, messages=[], earlier=None)))
-        yield head[:-2]  # without the messages' `]` and the body's `}`
-        rest = openai_messages(ModelRequest(request.model, [*await earlier, *request.messages]))
-        tail = orjson.dumps(rest)[1:-1]
-        comma = b"," if tail and head[-3:] != b"[]}" else b""
-        yield comma + tail + b"]}"
-
     async def stream(self, request: ModelRequest) -> AsyncIterator[ModelEvent]:
         parser = ChatCompletionsParser(self._think_tags)
         out: list[ModelEvent] = []
-        content: bytes | AsyncIterator[bytes]
-        early = request.earlier if self.sends_early else None
-        while True:  # twice only when the upstream refuses a body sent in parts
-            if early is not None:
-                content = self._body_in_parts(request, early)
-            else:
-                content = orjson.dumps(self.build_body(await resolved(request)))
-            try:
-                async with post_stream(
-                    self._http,
-                    self._url,
-                    content,
-                    headers=self._headers,
-                    limits=self._timeout,
-                    proxy=self._proxy,
-                    provider=self.name,
-                ) as response:
-                    async with aclosing(iter_sse_data(response)) as events:
-                        async for data in events:
-                            if data == b"[DONE]":
-                                parser.done = True
-                                break
-                            try:
-                                chunk = orjson.loads(data)
-                            except orjson.JSONDecodeError:
-                                continue
-                            parser.feed(chunk, out, self.name)
-                            if out:
-                                for event in out:
-                                    yield event
-                                out.clear()
-                    if not parser.done and parser.finish is None:
-                        raise ProviderError(
-                            MSG_CLOSED, detail=f"{self.name}: stream ended without finishing"
-                        )
-                    parser.finish_step(out)
-                    for event in out:
-                        yield event
-                    # Only then (the consumer has the step's end): the body's tail, so that
-                    # the connection goes back to the pool rather than being closed.
-                    await drain(response)
-                    return
-            except LengthRequired:
-                log.info("upstream wants whole request bodies", provider=self.name)
-                self.sends_early = False
-                early = None
-            except aiohttp.ClientError as exc:
-                raise transport_error(self.name, exc) from None
+        try:
+            async with post_stream(
+                self._http,
+                self._url,
+                orjson.dumps(self.build_body(request)),
+                headers=self._headers,
+                limits=self._timeout,
+                proxy=self._proxy,
+                provider=self.name,
+            ) as response:
+                async with aclosing(iter_sse_data(response)) as events:
+                    async for data in events:
+                        if data == b"[DONE]":
+                            parser.done = True
+                            break
+                        chunk = decode_event(data, self.name)
+                        if chunk is None:
+                            continue
+                        parser.feed(chunk, out, self.name)
+                        if out:
+                            for event in out:
+                                yield event
+                            out.clear()
+                if not parser.done and parser.finish is None:
+                    raise ProviderError(
+                        MSG_CLOSED, detail=f"{self.name}: stream ended without finishing"
+                    )
+                parser.finish_step(out)
+                for event in out:
+                    yield event
+                # Only then (the consumer has the step's end): the body's tail, so that the
+                # connection goes back to the pool rather than being closed.
+                await drain(response)
+        except aiohttp.ClientError as exc:
+            raise transport_error(self.name, exc) from None

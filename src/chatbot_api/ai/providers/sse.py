@@ -1,12 +1,17 @@
-"""Server-sent events off an aiohttp response: the `data` payload of each event, as bytes;
-the bounded reads of an error body and of a finished stream's tail."""
+"""Server-sent events off an aiohttp response: the `data` payload of each event, as bytes, and
+decoded; the bounded reads of an error body and of a finished stream's tail."""
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncGenerator
+from typing import Any
 
 import aiohttp
+import orjson
+
+from chatbot_api.ai.base import ProviderError
+from chatbot_api.ai.providers.errors import MSG_MALFORMED
 
 ERROR_BODY_MAX_BYTES = 8192
 # After the terminal event only the chunked terminator (or a stray keep-alive) should follow:
@@ -40,6 +45,20 @@ async def iter_sse_data(response: aiohttp.ClientResponse) -> AsyncGenerator[byte
         data.append(buffer[6:] if buffer[5:6] == b" " else buffer[5:])
     if data:
         yield b"\n".join(data)
+
+
+def decode_event(data: bytes, provider: str) -> Any:
+    """An event's JSON payload; None for an empty one (a keep-alive). Anything else that is
+    not JSON ends the step: ProviderError, its start in the detail (the logs) only."""
+    try:
+        return orjson.loads(data)
+    except orjson.JSONDecodeError:
+        if not data.strip():
+            return None
+        snippet = data[:200].decode("utf-8", "replace")
+        raise ProviderError(
+            MSG_MALFORMED, detail=f"{provider}: an event is not JSON: {snippet!r}"
+        ) from None
 
 
 async def read_error_body(response: aiohttp.ClientResponse) -> bytes:

@@ -13,16 +13,14 @@ count reads the user's rows since the window's start: at most the limit's worth.
 - Rows cascade from "Message_v2": a deleted chat's messages stop counting, as before.
 - The backfill copies the user messages of the last 25 hours. On PostgreSQL it runs after
   the trigger is created, in the same transaction: no message can fall between the two.
-- `chatbot_api_admit_message` (0005) counts from here; the rest of it is unchanged.
+- The admission (0008's function) counts from here.
 
 Revision ID: 0006_sent_message
 Revises: 0005_admit_message_function
 Create Date: 2026-11-22
 """
 
-import importlib.util
 from collections.abc import Sequence
-from pathlib import Path
 
 import sqlalchemy as sa
 from alembic import op
@@ -72,37 +70,6 @@ SELECT m.id, c."userId", m."createdAt" FROM "Message_v2" m JOIN "Chat" c ON c.id
 WHERE m.role = 'user' AND m."createdAt" >= {cutoff}
 """
 
-# The admission function of 0005, with its count reading "SentMessage" (capped at the limit:
-# whether the user is under it is all the admission needs).
-_COUNT_BY_CHAT = """(SELECT coalesce(sum((
-                SELECT count(*) FROM "Message_v2" m
-                WHERE m."chatId" = c.id AND m.role = 'user' AND m."createdAt" >= p_since
-             )), 0)::bigint FROM "Chat" c WHERE c."userId" = p_user_id) AS f_sent"""
-_COUNT_SENT = """(SELECT count(*) FROM (
-                SELECT 1 FROM "SentMessage" s
-                WHERE s."userId" = p_user_id AND s."createdAt" >= p_since
-                LIMIT p_max_per_day
-             ) w) AS f_sent"""
-
-
-def _admit_function_0005() -> str:
-    """0005's `CREATE FUNCTION` text, as `CREATE OR REPLACE` (migrations never change)."""
-    path = Path(__file__).with_name("2026_11_21_0005_admit_message_function.py")
-    spec = importlib.util.spec_from_file_location("_chatbot_api_migration_0005", path)
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    create: str = module._CREATE
-    return create.replace("CREATE FUNCTION", "CREATE OR REPLACE FUNCTION", 1)
-
-
-def _admit_function_counting_sent() -> str:
-    before = _admit_function_0005()
-    after = before.replace(_COUNT_BY_CHAT, _COUNT_SENT)
-    assert after != before, "0005's count expression was not found"
-    return after
-
 
 def upgrade() -> None:
     op.create_table(
@@ -123,7 +90,6 @@ def upgrade() -> None:
         op.execute(_PG_TRIGGER_FUNCTION.format(cutoff=_PG_CUTOFF))
         op.execute(_PG_TRIGGER)  # waits for writers in flight, then holds theirs off
         op.execute(_BACKFILL.format(cutoff=_PG_CUTOFF))
-        op.execute(_admit_function_counting_sent())
     else:
         op.execute(_SQLITE_TRIGGER.format(cutoff=_SQLITE_CUTOFF))
         op.execute(_BACKFILL.format(cutoff=_SQLITE_CUTOFF))
@@ -131,7 +97,6 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     if op.get_bind().dialect.name == "postgresql":
-        op.execute(_admit_function_0005())
         op.execute('DROP TRIGGER IF EXISTS "Message_v2_sentMessage" ON "Message_v2"')
         op.execute("DROP FUNCTION IF EXISTS chatbot_api_record_sent_message()")
     else:
