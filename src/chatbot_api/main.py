@@ -24,7 +24,7 @@ from chatbot_api.core.handlers import install_error_handlers
 from chatbot_api.core.logging import configure_logging
 from chatbot_api.core.middleware import RequestContextMiddleware
 from chatbot_api.core.openapi import install_openapi
-from chatbot_api.core.redis import create_redis
+from chatbot_api.core.redis import RedisHealth, create_redis
 from chatbot_api.db.engine import create_engine, create_session_factory
 from chatbot_api.files.storage import create_storage
 from chatbot_api.streaming.factory import create_stream_log
@@ -64,18 +64,20 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             pre_ping=settings.db_pool_pre_ping,
             recycle=settings.db_pool_recycle_seconds,
         )
-        redis = create_redis(settings.redis_url)
+        redis = create_redis(settings.redis_url, timeout=settings.redis_timeout_seconds)
+        redis_health = RedisHealth()  # one per worker: every Redis feature with a fallback
         http = httpx.AsyncClient(timeout=httpx.Timeout(30.0, connect=10.0))
         app.state.engine = engine
         app.state.session_factory = create_session_factory(engine)
         app.state.redis = redis
+        app.state.redis_health = redis_health
         app.state.http = http
         app.state.storage = create_storage(settings, http)
         app.state.stream_log = create_stream_log(settings, redis)
         app.state.turn_tasks = TurnTasks()  # chat turns run detached from their requests
         llm_http = create_llm_session()  # LLM streams: their own client (aiohttp)
         app.state.models = build_registry(settings, llm_http)
-        revoked = install_auth(app.state, settings, redis)
+        revoked = install_auth(app.state, settings, redis, redis_health)
         log.info(
             "started",
             version=__version__,
