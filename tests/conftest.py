@@ -26,6 +26,7 @@ from chatbot_api.db.engine import create_engine
 from chatbot_api.db.migrate import upgrade_head
 from chatbot_api.db.models import Base
 from chatbot_api.main import create_app
+from tests.outages.redis_server import RedisServer
 
 PG_ADMIN_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
 REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
@@ -124,6 +125,21 @@ async def redis_url() -> str:
     finally:
         await client.aclose()
     return REDIS_URL
+
+
+@pytest.fixture
+def redis_server(tmp_path: Path) -> Iterator[RedisServer]:
+    """A redis-server of this test's own, started (the test may stop, start or freeze it);
+    never the machine's shared Redis."""
+    server = RedisServer(tmp_path / "redis")
+    try:
+        server.start()
+    except FileNotFoundError as exc:
+        unavailable("redis-server", str(exc))
+    try:
+        yield server
+    finally:
+        server.stop()
 
 
 def make_settings(db: TestDatabase, tmp_path: Path, **overrides: Any) -> Settings:

@@ -25,7 +25,7 @@ from chatbot_api.core.handlers import install_error_handlers
 from chatbot_api.core.logging import configure_logging
 from chatbot_api.core.middleware import RequestContextMiddleware
 from chatbot_api.core.openapi import install_openapi
-from chatbot_api.core.redis import create_redis
+from chatbot_api.core.redis import RedisHealth, create_redis
 from chatbot_api.core.shutdown import Lifecycle, drain_on_signals
 from chatbot_api.db.engine import create_engine, create_session_factory
 from chatbot_api.files.storage import create_storage
@@ -65,17 +65,19 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             pre_ping=settings.db_pool_pre_ping,
             recycle=settings.db_pool_recycle_seconds,
         )
-        redis = create_redis(settings.redis_url)
+        redis = create_redis(settings.redis_url, timeout=settings.redis_timeout_seconds)
+        redis_health = RedisHealth()  # one per worker: every Redis feature with a fallback
         http = httpx.AsyncClient(timeout=httpx.Timeout(30.0, connect=10.0))
         app.state.engine = engine
         app.state.session_factory = create_session_factory(engine)
         app.state.redis = redis
+        app.state.redis_health = redis_health
         app.state.http = http
         app.state.storage = create_storage(settings, http)
         llm_http = create_llm_session()  # LLM streams: their own client (aiohttp)
         app.state.models = build_registry(settings, llm_http)
         turns = await start_turns(
-            settings, engine, app.state.session_factory, app.state.models, redis, http
+            settings, engine, app.state.session_factory, app.state.models, redis, redis_health, http
         )
         app.state.turn_deps = turns.deps
         lifecycle = app.state.lifecycle = Lifecycle()
@@ -87,7 +89,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             await turns.deps.turns.drain(grace, skip_wait)
 
         restore_signals = drain_on_signals(drain)
-        revoked = install_auth(app.state, settings, redis)
+        revoked = install_auth(app.state, settings, redis, redis_health)
         log.info(
             "started",
             version=__version__,

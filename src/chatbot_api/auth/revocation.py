@@ -1,5 +1,6 @@
 """Denylist of access-token ids (`jti`) until their expiry: in memory, or in Redis for all
-workers (mirrored in each worker's memory, so that checking a token costs no round trip)."""
+workers (mirrored in each worker's memory, so that checking a token costs no round trip, and
+so that it still works while Redis is unreachable)."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from typing import Protocol, cast
 import structlog
 from redis.asyncio import Redis
 
-from chatbot_api.core.redis import listen, stop_task
+from chatbot_api.core.redis import RedisHealth, RedisUnavailable, listen, stop_task
 
 log = structlog.get_logger(__name__)
 
@@ -84,10 +85,21 @@ class RedisRevokedTokens:
     - A worker mirrors only while its subscription is confirmed: it subscribes first, then
       loads every revoked key (SCAN). Until then, and from the moment the subscription is
       lost until it is back and reloaded, it asks Redis (EXISTS) per request.
+    - While Redis is unreachable (per `health`), the mirror alone answers, and a revocation
+      is kept in it (this worker refuses the token at once) and written and published later,
+      as soon as Redis answers, so the other workers learn it then.
     """
 
-    def __init__(self, redis: Redis, key_prefix: str, *, ack_timeout: float = ACK_TIMEOUT) -> None:
+    def __init__(
+        self,
+        redis: Redis,
+        key_prefix: str,
+        *,
+        ack_timeout: float = ACK_TIMEOUT,
+        health: RedisHealth | None = None,
+    ) -> None:
         self._redis = redis
+        self._health = health or RedisHealth()
         self._prefix = f"{key_prefix}revoked-token:"
         self._channel = f"{key_prefix}revoked-tokens".encode()
         self._ack_channel = f"{key_prefix}revoked-tokens-ack".encode()
@@ -96,6 +108,8 @@ class RedisRevokedTokens:
         self._mirroring = False
         self._acks: dict[str, _Acks] = {}
         self._listener: asyncio.Task[None] | None = None
+        self._unwritten: dict[str, int] = {}  # revoked while Redis failed: jti -> expiry
+        self._writer: asyncio.Task[None] | None = None
 
     @property
     def mirroring(self) -> bool:
@@ -103,10 +117,15 @@ class RedisRevokedTokens:
         return self._mirroring
 
     async def is_revoked(self, jti: str) -> bool:
+        if self._mirror.has(jti):
+            return True
         if self._mirroring:
-            return self._mirror.has(jti)
+            return False
         self.start()
-        return bool(await self._redis.exists(self._prefix + jti))
+        try:
+            return await self._health.call(self._stored, jti)
+        except RedisUnavailable:
+            return False  # what this worker knows (its mirror) is the answer until Redis is back
 
     async def revoke(self, jti: str, until: datetime) -> None:
         expires = int(until.timestamp()) + 1
@@ -117,11 +136,12 @@ class RedisRevokedTokens:
         nonce = uuid.uuid4().hex
         acks = self._acks[nonce] = _Acks()
         try:
-            async with self._redis.pipeline(transaction=False) as pipe:
-                pipe.set(self._prefix + jti, b"1", exat=expires)
-                pipe.publish(self._channel, f"{jti} {expires} {nonce}".encode())
-                _, receivers = await pipe.execute()
-            acks.expect(int(receivers))
+            try:
+                receivers = await self._health.call(self._store, jti, expires, nonce)
+            except RedisUnavailable:
+                self._write_later(jti, expires)
+                return
+            acks.expect(receivers)
             try:
                 await asyncio.wait_for(acks.complete.wait(), self._ack_timeout)
             except TimeoutError:
@@ -148,8 +168,51 @@ class RedisRevokedTokens:
 
     async def aclose(self) -> None:
         task, self._listener = self._listener, None
+        writer, self._writer = self._writer, None
         self._mirroring = False
         await stop_task(task)
+        await stop_task(writer)
+        if self._unwritten:
+            await self._write_unwritten()  # one last try, if Redis may be tried
+        if self._unwritten:
+            log.warning("revocations never reached redis", tokens=len(self._unwritten))
+
+    async def _stored(self, jti: str) -> bool:
+        return bool(await self._redis.exists(self._prefix + jti))
+
+    async def _store(self, jti: str, expires: int, nonce: str) -> int:
+        """Set the revocation's key and publish it; the number of workers that received it."""
+        async with self._redis.pipeline(transaction=False) as pipe:
+            pipe.set(self._prefix + jti, b"1", exat=expires)
+            pipe.publish(self._channel, f"{jti} {expires} {nonce}".encode())
+            _, receivers = await pipe.execute()
+        return int(receivers)
+
+    def _write_later(self, jti: str, expires: int) -> None:
+        self._unwritten[jti] = expires
+        if self._writer is None or self._writer.done():
+            writer = self._write_when_back()
+            self._writer = asyncio.create_task(writer, name="revocations-unwritten")
+
+    async def _write_when_back(self) -> None:
+        """Until Redis takes them: the revocations made while it failed, written and published
+        as soon as it may be tried again (this loop also notices Redis is back)."""
+        while self._unwritten:
+            await asyncio.sleep(max(self._health.retry_in, 0.05))
+            await self._write_unwritten()
+
+    async def _write_unwritten(self) -> None:
+        written = 0
+        for jti, expires in list(self._unwritten.items()):
+            if expires > time.time():
+                try:
+                    await self._health.call(self._store, jti, expires, uuid.uuid4().hex)
+                except RedisUnavailable:
+                    return
+                written += 1
+            del self._unwritten[jti]
+        if written:
+            log.info("revocations made while redis failed are written", tokens=written)
 
     async def _on_message(self, channel: bytes, data: bytes) -> None:
         if channel == self._ack_channel:

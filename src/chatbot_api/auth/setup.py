@@ -11,6 +11,7 @@ from chatbot_api.auth.revocation import MemoryRevokedTokens, RedisRevokedTokens,
 from chatbot_api.auth.service import AuthThrottles
 from chatbot_api.core.config import Settings
 from chatbot_api.core.ratelimit import RateLimitBackend, Throttle, create_rate_limit_backend
+from chatbot_api.core.redis import RedisHealth
 
 LOGIN_WINDOW_SECONDS = 15 * 60
 SIGNUP_WINDOW_SECONDS = 60 * 60
@@ -41,15 +42,18 @@ def build_auth_throttles(settings: Settings, backend: RateLimitBackend) -> AuthT
     )
 
 
-def install_auth(state: Any, settings: Settings, redis: Redis | None) -> RedisRevokedTokens | None:
+def install_auth(
+    state: Any, settings: Settings, redis: Redis | None, health: RedisHealth
+) -> RedisRevokedTokens | None:
     """Put `rate_limit_backend`, `auth_throttles`, `revoked_tokens` and `cookie_auth` on the
-    app state. With Redis, limits and revocations hold across workers: the revocations' mirror
-    is returned, started (the lifespan closes it)."""
-    backend = create_rate_limit_backend(redis)
+    app state. With Redis, limits and revocations hold across workers (and fall back to this
+    worker's memory while `health` says Redis fails): the revocations' mirror is returned,
+    started (the lifespan closes it)."""
+    backend = create_rate_limit_backend(redis, health)
     mirror = None
     revoked: RevokedTokens = MemoryRevokedTokens()
     if redis is not None:
-        revoked = mirror = RedisRevokedTokens(redis, settings.redis_key_prefix)
+        revoked = mirror = RedisRevokedTokens(redis, settings.redis_key_prefix, health=health)
         mirror.start()
     state.rate_limit_backend = backend
     state.auth_throttles = build_auth_throttles(settings, backend)

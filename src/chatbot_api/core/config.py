@@ -91,6 +91,8 @@ class Settings(BaseSettings):
         default=None, validation_alias=AliasChoices("REDIS_URL", "KV_URL")
     )
     redis_key_prefix: str = "chatbot-api:"
+    # Longest wait to connect to Redis and for each answer (then it counts as unreachable).
+    redis_timeout_seconds: float = Field(default=1.0, gt=0, le=60)
 
     # --- stream logs (resumable chat turns) ----------------------------------------------
     stream_log_ttl_seconds: int = Field(default=24 * 3600, ge=60)  # expiry while live

@@ -1,4 +1,5 @@
-"""Request throttles: fixed-window counters on an in-memory or a Redis backend, and client IPs."""
+"""Request throttles: fixed-window counters on an in-memory or a Redis backend (which counts in
+memory while Redis is unreachable), and client IPs."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from typing import Protocol
 from redis.asyncio import Redis
 
 from chatbot_api.core.errors import RateLimited
+from chatbot_api.core.redis import RedisHealth, RedisUnavailable
 
 # One atomic step: count the hit, start the window on the first hit, report the window's rest.
 _HIT_SCRIPT = """
@@ -57,18 +59,34 @@ class MemoryRateLimitBackend:
 
 
 class RedisRateLimitBackend:
-    """Counters shared by every worker: one Lua script per hit (INCR + PEXPIRE, atomic)."""
+    """Counters shared by every worker: one Lua script per hit (INCR + PEXPIRE, atomic).
 
-    def __init__(self, redis: Redis) -> None:
+    While Redis is unreachable (per `health`) this process counts alone, in memory, so a
+    throttle still throttles (per worker) instead of failing the request; hits go back to
+    Redis as soon as it answers again.
+    """
+
+    def __init__(self, redis: Redis, health: RedisHealth | None = None) -> None:
         self._script = redis.register_script(_HIT_SCRIPT)
+        self._health = health or RedisHealth()
+        self._local = MemoryRateLimitBackend()
 
     async def hit(self, key: str, window_seconds: int) -> tuple[int, float]:
-        count, ttl_ms = await self._script(keys=[key], args=[window_seconds * 1000])
+        try:
+            count, ttl_ms = await self._health.call(
+                self._script, keys=[key], args=[window_seconds * 1000]
+            )
+        except RedisUnavailable:
+            return await self._local.hit(key, window_seconds)
         return int(count), int(ttl_ms) / 1000
 
 
-def create_rate_limit_backend(redis: Redis | None) -> RateLimitBackend:
-    return RedisRateLimitBackend(redis) if redis is not None else MemoryRateLimitBackend()
+def create_rate_limit_backend(
+    redis: Redis | None, health: RedisHealth | None = None
+) -> RateLimitBackend:
+    if redis is None:
+        return MemoryRateLimitBackend()
+    return RedisRateLimitBackend(redis, health)
 
 
 @dataclass(frozen=True, slots=True)

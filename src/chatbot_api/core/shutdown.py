@@ -8,7 +8,7 @@ from __future__ import annotations
 import asyncio
 import signal
 import threading
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from types import FrameType
 from typing import Any
@@ -17,7 +17,7 @@ import structlog
 
 log = structlog.get_logger(__name__)
 
-Drain = Callable[[asyncio.Event], Awaitable[None]]
+Drain = Callable[[asyncio.Event], Coroutine[Any, Any, None]]
 """The app's drain; a second signal sets the event it is given (finish now, skip the wait)."""
 _SIGNALS = (signal.SIGTERM, signal.SIGINT)
 
@@ -35,7 +35,7 @@ def drain_on_signals(drain: Drain) -> Callable[[], None]:
     returns the function that puts uvicorn's handlers back."""
     if threading.current_thread() is not threading.main_thread():
         return _nothing
-    previous = {sig: signal.getsignal(sig) for sig in _SIGNALS}
+    previous: dict[int, Any] = {sig: signal.getsignal(sig) for sig in _SIGNALS}
     if not all(_is_uvicorns(handler) for handler in previous.values()):
         return _nothing
     loop = asyncio.get_running_loop()
@@ -49,7 +49,7 @@ def drain_on_signals(drain: Drain) -> Callable[[], None]:
             return
         log.info("shutting down: draining", signal=signal.Signals(sig).name)
         task = loop.create_task(drain(skip_wait), name="drain")
-        task.add_done_callback(lambda _: previous[sig](sig, None))  # type: ignore[operator]
+        task.add_done_callback(lambda _: previous[sig](sig, None))  # then uvicorn's
         draining.append(task)
 
     def handle(sig: int, _frame: FrameType | None) -> None:

@@ -12,9 +12,15 @@ from typing import Any, cast
 
 import structlog
 from redis.asyncio import Redis
-from redis.exceptions import RedisError
 
-from chatbot_api.core.redis import SUBSCRIBE_TIMEOUT, listen, stop_task
+from chatbot_api.core.redis import (
+    REDIS_ERRORS,
+    SUBSCRIBE_TIMEOUT,
+    RedisHealth,
+    RedisUnavailable,
+    listen,
+    stop_task,
+)
 from chatbot_api.streaming.log import Recovery
 from chatbot_api.streaming.memory import (
     DEFAULT_CLOSED_TTL,
@@ -142,6 +148,7 @@ class RedisStreamLog:
         closed_ttl: float = DEFAULT_CLOSED_TTL,
         recover: Recovery | None = None,
         fallback: MemoryStreamLog | None = None,
+        health: RedisHealth | None = None,
     ) -> None:
         self._redis = redis
         self._prefix = prefix
@@ -164,7 +171,7 @@ class RedisStreamLog:
         self._pending: list[tuple[str, bytes]] = []
         self._abandoned: set[str] = set()  # produced here, no longer written to Redis
         self._to_drop: dict[str, str] = {}  # their copies in Redis to drop: stream -> chat
-        self._healthy = True
+        self._health = health or RedisHealth()
         self._has_pending = asyncio.Event()
         self._write_lock = asyncio.Lock()
         self._tasks: list[asyncio.Task[None]] = []
@@ -204,19 +211,6 @@ class RedisStreamLog:
             self._active_key(chat_id),
         ]
 
-    # --- health -------------------------------------------------------------------------
-    def _failed(self, what: str, exc: BaseException) -> None:
-        if self._healthy:
-            log.warning(
-                "redis unreachable: new stream logs stay local", during=what, error=repr(exc)
-            )
-        self._healthy = False
-
-    def _answered(self) -> None:
-        if not self._healthy:
-            log.info("redis reachable again: stream logs go to Redis")
-        self._healthy = True
-
     # --- producer ---------------------------------------------------------------------
     async def start(self) -> None:
         if self._tasks:
@@ -237,7 +231,7 @@ class RedisStreamLog:
             await asyncio.wait_for(self._subscribed.wait(), SUBSCRIBE_TIMEOUT)
 
     async def open(self, stream_id: str, chat_id: str, meta: bytes) -> None:
-        if not self._healthy:
+        if not self._health.up:
             await self._fallback.open(stream_id, chat_id, meta)
             return
         # The local copy only feeds the first reader here (the turn's own response); anyone
@@ -280,7 +274,7 @@ class RedisStreamLog:
                             client=pipe,
                         )
                         await pipe.execute()
-                except (RedisError, OSError) as exc:
+                except REDIS_ERRORS as exc:
                     self._write_failed(opens, batch, exc, also=stream_id)
         finally:
             del self._local[stream_id]
@@ -321,7 +315,7 @@ class RedisStreamLog:
     ) -> None:
         """The streams of a failed write are written no more (their Redis copy would have a
         gap); their copies are dropped once Redis answers."""
-        self._failed("a write", exc)
+        self._health.failed(exc)
         lost = {new.stream_id for new in opens} | {stream_id for stream_id, _ in batch}
         if also is not None:
             lost.add(also)
@@ -345,7 +339,7 @@ class RedisStreamLog:
                     async with self._redis.pipeline(transaction=False) as pipe:
                         await self._write_in(pipe, opens, batch)
                         await pipe.execute()
-                except (RedisError, OSError) as exc:
+                except REDIS_ERRORS as exc:
                     self._write_failed(opens, batch, exc)
 
     # --- heartbeats and recovery ---------------------------------------------------------
@@ -354,8 +348,8 @@ class RedisStreamLog:
             await asyncio.sleep(TICK_SECONDS)
             try:
                 await self._tick()
-            except (RedisError, OSError) as exc:
-                self._failed("the heartbeat", exc)
+            except REDIS_ERRORS as exc:
+                self._health.failed(exc)
 
     async def _tick(self) -> None:
         """One round trip: drop abandoned copies, heartbeats, and claim lapsed logs; then
@@ -379,7 +373,7 @@ class RedisStreamLog:
                 args = [LAPSE_MS, LEASE_MS, CLAIM_BATCH]
                 await self._scripts["claim"](keys=[self._live_set], args=args, client=pipe)
             replies = await pipe.execute()
-        self._answered()
+        self._health.succeeded()
         for sid in dropping:
             self._to_drop.pop(sid, None)
         for flag in cast("list[bytes]", replies[len(dropping)]):
@@ -436,8 +430,8 @@ class RedisStreamLog:
             async for event in self._read_remote(stream_id):
                 seen.append(event)
                 yield event
-        except (RedisError, OSError) as exc:
-            self._failed("a read", exc)
+        except REDIS_ERRORS as exc:
+            self._health.failed(exc)
             if seen:  # what the reader has is a stream cut short: end it, balanced
                 yield cut_short_ending(replay(b"".join(seen)), LOST)
 
@@ -478,9 +472,10 @@ class RedisStreamLog:
         if local is not None:
             return local
         try:
-            value = cast("bytes | None", await self._redis.get(self._active_key(chat_id)))
-        except (RedisError, OSError) as exc:
-            self._failed("a lookup", exc)
+            value = cast(
+                "bytes | None", await self._health.call(self._redis.get, self._active_key(chat_id))
+            )
+        except RedisUnavailable:
             return None
         return None if value is None else value.decode()
 
@@ -495,15 +490,17 @@ class RedisStreamLog:
         if self._fallback.has(stream_id):
             return await self._fallback.request_stop(stream_id)
         try:
-            if await self._redis.zscore(self._live_set, stream_id) is None:
-                return False
-            async with self._redis.pipeline(transaction=False) as pipe:
-                pipe.set(self._stop_key(stream_id), b"1", ex=self._live_ttl)
-                pipe.publish(self._channel, stream_id)
-                await pipe.execute()
-        except (RedisError, OSError) as exc:
-            self._failed("a stop", exc)
+            return await self._health.call(self._remote_stop, stream_id)
+        except RedisUnavailable:
             return False
+
+    async def _remote_stop(self, stream_id: str) -> bool:
+        if await self._redis.zscore(self._live_set, stream_id) is None:
+            return False
+        async with self._redis.pipeline(transaction=False) as pipe:
+            pipe.set(self._stop_key(stream_id), b"1", ex=self._live_ttl)
+            pipe.publish(self._channel, stream_id)
+            await pipe.execute()
         return True
 
     def on_stop(self, stream_id: str, callback: Callable[[], None]) -> None:
@@ -524,7 +521,7 @@ class RedisStreamLog:
 
     async def aclose(self) -> None:
         for stream_id in list(self._local):
-            with contextlib.suppress(RedisError, OSError):
+            with contextlib.suppress(*REDIS_ERRORS):
                 await self.close(stream_id)
         for task in self._tasks:
             await stop_task(task)

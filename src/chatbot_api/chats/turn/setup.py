@@ -22,6 +22,7 @@ from chatbot_api.chats.turn.pending import (
 from chatbot_api.chats.turn.recovery import TurnRecovery
 from chatbot_api.chats.turn.replies import ReplySaver
 from chatbot_api.core.config import Settings
+from chatbot_api.core.redis import RedisHealth
 from chatbot_api.streaming.factory import create_stream_log
 
 
@@ -44,6 +45,7 @@ async def start_turns(
     session_factory: async_sessionmaker[AsyncSession],
     models: ModelRegistry,
     redis: Redis | None,
+    redis_health: RedisHealth,
     http: httpx.AsyncClient,
 ) -> TurnRuntime:
     admission: Admission = PortableAdmission(session_factory)
@@ -54,7 +56,8 @@ async def start_turns(
         pending = RedisPendingReplies(redis, settings.redis_key_prefix, pending)
     replies = ReplySaver(session_factory, pending)
     turns = Turns()
-    stream_log = create_stream_log(settings, redis, TurnRecovery(session_factory, replies, turns))
+    recovery = TurnRecovery(session_factory, replies, turns)
+    stream_log = create_stream_log(settings, redis, recovery, redis_health)
     await stream_log.start()
     deps = TurnDeps(
         settings=settings,
