@@ -74,10 +74,10 @@ async def http_error_handler(request: Request, exc: Exception) -> JSONResponse:
 
 
 async def unhandled_error_handler(request: Request, exc: Exception) -> JSONResponse:
-    """A 500 in the envelope, logged with its trace. A database error raised outside a
-    request's session (a dependency's or a service's own) gets the session's mapping: a lost
-    database is a 503 wherever it was raised."""
-    if isinstance(exc, (SQLAlchemyError, *DRIVER_ERRORS)) or database_unreachable(exc):
+    """A 500 in the envelope, logged with its trace; but a lost database is the 503 it is,
+    wherever it was raised (outside a request's session too: a dependency's or a service's
+    own connection). Other database errors outside a session stay 500s: bugs, traced."""
+    if database_unreachable(exc):
         return await app_error_handler(request, database_error(exc))
     request_id = str(getattr(request.state, "request_id", ""))
     log.exception(
