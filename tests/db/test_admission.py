@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator
 from datetime import timedelta
 from typing import Any
 
+import asyncpg
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -19,6 +20,19 @@ from chatbot_api.db.migrate import upgrade_head
 from chatbot_api.db.session import DRIVER_ERRORS
 from chatbot_api.db.types import utcnow
 from tests.db.pg import PgDatabase
+
+
+async def _waiting_for_advisory_lock(empty_pg: PgDatabase) -> int:
+    """The pid of the backend that waits for an advisory lock (polled, up to 5 s)."""
+    for _ in range(100):
+        rows = await empty_pg.fetch(
+            "SELECT pid FROM pg_stat_activity WHERE datname = current_database() "
+            "AND wait_event_type = 'Lock' AND wait_event = 'advisory'"
+        )
+        if rows:
+            return int(rows[0][0])
+        await asyncio.sleep(0.05)
+    raise AssertionError("no backend waits for the user's lock")
 
 
 @contextlib.asynccontextmanager
@@ -101,9 +115,9 @@ async def test_admission_counts_across_chats_commits_and_holds_nothing(
 
 
 async def test_a_connection_lost_during_the_admission_is_discarded(empty_pg: PgDatabase) -> None:
-    """The admission's connection dies under it (its server backend is terminated): the call
-    fails, the connection is thrown away instead of going back to the pool, and the next
-    admission gets a new one and succeeds."""
+    """The admission's connection dies under it (its server backend is terminated while it
+    waits for the user's lock): the call fails, the connection is thrown away instead of
+    going back to the pool, and the next admission gets a new one and succeeds."""
     async with _migrated(empty_pg, pool_size=1) as (engine, user_id):
 
         def message() -> turn_store.NewMessage:
@@ -111,13 +125,21 @@ async def test_a_connection_lost_during_the_admission_is_discarded(empty_pg: PgD
 
         _, _, admission = await _admit(engine, message(), durable_early=False)
         admission.release()
-        async with engine.connect() as conn:  # the pool's one connection, back from `release`
-            raw = await conn.get_raw_connection()
-            backend = raw.driver_connection.get_server_pid()  # type: ignore[union-attr]
-        await empty_pg.execute(f"SELECT pg_terminate_backend({backend})")
-        lost = message()
-        with pytest.raises((*DRIVER_ERRORS, OSError)):
-            await _admit(engine, lost, durable_early=False)
+        blocker = await asyncpg.connect(empty_pg.raw_url)
+        try:
+            await blocker.execute("BEGIN")
+            await blocker.execute(
+                "SELECT pg_advisory_xact_lock($1, $2)",
+                limits.USER_LOCK_NAMESPACE,
+                limits.user_lock_key(user_id),
+            )
+            lost = asyncio.ensure_future(_admit(engine, message(), durable_early=False))
+            backend = await _waiting_for_advisory_lock(empty_pg)
+            await empty_pg.execute(f"SELECT pg_terminate_backend({backend})")
+            with pytest.raises((*DRIVER_ERRORS, OSError)):
+                await lost
+        finally:
+            await blocker.close()
         assert engine.pool.checkedout() == 0  # type: ignore[attr-defined]
         facts, _, admission = await _admit(engine, message(), durable_early=False)
         admission.release()
