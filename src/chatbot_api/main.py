@@ -64,6 +64,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             echo=settings.db_echo,
             pre_ping=settings.db_pool_pre_ping,
             recycle=settings.db_pool_recycle_seconds,
+            pool_timeout=settings.db_pool_timeout_seconds,
+            connect_timeout=settings.db_connect_timeout_seconds,
+            statement_timeout=settings.db_statement_timeout_seconds,
         )
         redis = create_redis(settings.redis_url, timeout=settings.redis_timeout_seconds)
         redis_health = RedisHealth()  # one per worker: every Redis feature with a fallback

@@ -19,6 +19,8 @@ import pytest
 from sqlalchemy import select
 
 from chatbot_api.chats.models import Chat, Message
+from chatbot_api.chats.turn.admission import Admission, PortableAdmission
+from chatbot_api.chats.turn.admission_pg import PgAdmission
 from chatbot_api.core.config import Settings
 from chatbot_api.main import create_app
 from tests.conftest import TEST_SECRET
@@ -26,6 +28,14 @@ from tests.factories import TestUser
 from tests.fakes.open_meteo import OpenMeteoFake, free_port, open_meteo, serve_in_thread
 
 SRC = Path(__file__).resolve().parents[2] / "src"
+
+
+@pytest.fixture
+def admission(app: Any, kind: str) -> Admission:
+    """The admission under test, by `kind` (parametrized by the test module): `portable`, or
+    `function` (PostgreSQL's one round trip, falling back to the portable one)."""
+    portable = PortableAdmission(app.state.session_factory)
+    return PgAdmission(app.state.engine, portable) if kind == "function" else portable
 
 
 @pytest.fixture(scope="session")

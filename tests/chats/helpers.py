@@ -23,6 +23,7 @@ from chatbot_api.chats.models import (
     Stream,
     Vote,
 )
+from chatbot_api.chats.turn.admission import AdmissionAsk
 from chatbot_api.db.types import utcnow
 
 ISO_MS = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$")
@@ -106,3 +107,27 @@ def count_statements(app: FastAPI) -> Iterator[StatementLog]:
         yield log
     finally:
         event.remove(engine, "before_cursor_execute", record)
+
+
+def admission_ask(user: Any, chat_id: uuid.UUID, **fields: Any) -> AdmissionAsk:
+    """An admission's ask for a new message in `chat_id` (unless `fields` say otherwise);
+    `user` is a TestUser or a user id."""
+    values: dict[str, Any] = {
+        "user_id": user if isinstance(user, uuid.UUID) else user.id,
+        "chat_id": chat_id,
+        "stream_id": uuid.uuid4(),
+        "created_at": utcnow(),
+        "visibility": "private",
+        "max_per_day": 10,
+        "history_limit": 10,
+        "message_id": uuid.uuid4(),
+        "parts": [{"type": "text", "text": "Hello"}],
+    }
+    values.update(fields)
+    return AdmissionAsk(**values)
+
+
+async def count(app: FastAPI, model: Any, *where: Any) -> int:
+    """Rows of `model` matching `where`."""
+    async with app.state.session_factory() as session:
+        return int(await session.scalar(select(func.count()).select_from(model).where(*where)))

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 from fastapi import FastAPI
-from sqlalchemy import func, select, text
+from sqlalchemy import select, text
 
 from chatbot_api.ai.tools import CHAT_TOOLS
 from chatbot_api.chats.models import Chat, Message, Stream
@@ -21,12 +21,12 @@ from chatbot_api.chats.turn.admission import (
     Admission,
     AdmissionAsk,
     Admitted,
-    PortableAdmission,
 )
-from chatbot_api.chats.turn.admission_pg import PgAdmission
 from chatbot_api.cloud.models import CloudThread
 from chatbot_api.core.errors import AppError
 from chatbot_api.db.types import utcnow
+from tests.chats.helpers import admission_ask as ask
+from tests.chats.helpers import count
 from tests.factories import TestUser, make_chat, make_message, make_user
 
 IMPLEMENTATIONS = [
@@ -37,38 +37,10 @@ IMPLEMENTATIONS = [
 pytestmark = pytest.mark.parametrize(("database", "kind"), IMPLEMENTATIONS, indirect=["database"])
 
 
-@pytest.fixture
-def admission(app: FastAPI, kind: str) -> Admission:
-    portable = PortableAdmission(app.state.session_factory)
-    return PgAdmission(app.state.engine, portable) if kind == "function" else portable
-
-
-def ask(user: TestUser | uuid.UUID, chat_id: uuid.UUID, **fields: Any) -> AdmissionAsk:
-    """A new message in `chat_id` (unless `fields` say otherwise)."""
-    values: dict[str, Any] = {
-        "user_id": user if isinstance(user, uuid.UUID) else user.id,
-        "chat_id": chat_id,
-        "stream_id": uuid.uuid4(),
-        "created_at": utcnow(),
-        "visibility": "private",
-        "max_per_day": 10,
-        "history_limit": 10,
-        "message_id": uuid.uuid4(),
-        "parts": [{"type": "text", "text": "Hello"}],
-    }
-    values.update(fields)
-    return AdmissionAsk(**values)
-
-
 async def refused(admission: Admission, request: AdmissionAsk) -> AppError:
     with pytest.raises(AppError) as caught:
         await admission.admit(request)
     return caught.value
-
-
-async def count(app: FastAPI, model: Any, *where: Any) -> int:
-    async with app.state.session_factory() as session:
-        return int(await session.scalar(select(func.count()).select_from(model).where(*where)))
 
 
 async def rows_written(app: FastAPI) -> tuple[int, int, int]:

@@ -82,6 +82,25 @@ async def test_unexpected_error_is_a_json_500_with_request_id_and_no_trace(
     assert "Traceback" not in response.text
 
 
+async def test_an_os_error_not_from_the_database_stays_a_json_500(
+    db: TestDatabase, tmp_path: Path
+) -> None:
+    """Only the database's own connection errors are a 503: a reset elsewhere is our bug."""
+    app = create_app(make_settings(db, tmp_path))
+
+    async def reset() -> None:
+        raise ConnectionResetError("some other upstream")
+
+    app.add_api_route("/api/reset", reset)
+    response = await _get(app, "/api/reset")
+    assert response.status_code == 500
+    assert response.json() == {
+        "code": "",
+        "message": "Something went wrong. Please try again later.",
+    }
+    assert response.headers["x-request-id"]
+
+
 async def test_client_request_id_is_echoed(client: httpx.AsyncClient) -> None:
     response = await client.get("/ping", headers={"X-Request-ID": "req-123"})
     assert response.text == "pong"

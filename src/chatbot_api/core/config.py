@@ -74,6 +74,10 @@ class Settings(BaseSettings):
     db_echo: bool = False
     db_pool_pre_ping: bool = False  # test each pooled connection before use (+3 round trips)
     db_pool_recycle_seconds: int = 1800
+    # An unreachable or silent PostgreSQL costs a request at most these, then 503.
+    db_pool_timeout_seconds: float = Field(default=30.0, gt=0)  # wait for a pooled connection
+    db_connect_timeout_seconds: float = Field(default=10.0, gt=0)  # open a new one
+    db_statement_timeout_seconds: float = Field(default=30.0, gt=0)  # any one statement
 
     # --- auth ----------------------------------------------------------------------------
     jwt_secret_key: SecretStr | None = None

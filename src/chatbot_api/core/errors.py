@@ -136,6 +136,18 @@ class DatabaseError(AppError):
     code = "bad_request:database"
 
 
+DATABASE_RETRY_AFTER_SECONDS = 5
+
+
+class DatabaseUnavailable(AppError):
+    """503: the database cannot be reached right now; clients retry after a few seconds."""
+
+    code = "offline:database"
+
+    def __init__(self, cause: str | None = None) -> None:
+        super().__init__(cause, headers={"Retry-After": str(DATABASE_RETRY_AFTER_SECONDS)})
+
+
 class RateLimited(AppError):
     """Too many requests; `retry_after` seconds go into the Retry-After header."""
 

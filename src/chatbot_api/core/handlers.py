@@ -12,9 +12,11 @@ import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import SQLAlchemyError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from chatbot_api.core.errors import DEFAULT_MESSAGE, AppError
+from chatbot_api.db.errors import DRIVER_ERRORS, database_error, database_unreachable
 
 log = structlog.get_logger("chatbot_api.errors")
 
@@ -28,11 +30,13 @@ def _render(
     status: int,
     body: dict[str, Any],
     headers: dict[str, str] | None = None,
+    code: str | None = None,
 ) -> JSONResponse:
+    """`code` names a logged-only error (its ai-chatbot body says `code: ""`) to /v1 clients."""
     if _is_cloud(request):
         body = {
             "message": body.get("cause") or body.get("message") or DEFAULT_MESSAGE,
-            "error": body.get("code") or "internal_error",
+            "error": body.get("code") or code or "internal_error",
         }
     return JSONResponse(body, status_code=status, headers=headers)
 
@@ -49,8 +53,8 @@ def describe_validation_error(exc: RequestValidationError) -> str:
 async def app_error_handler(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, AppError)
     if exc.logged_only:
-        log.error("database error", code=exc.code, cause=exc.cause)
-    return _render(request, exc.status, exc.envelope(), exc.headers)
+        log.error("database error", code=exc.code, cause=exc.cause, path=request.url.path)
+    return _render(request, exc.status, exc.envelope(), exc.headers, exc.code)
 
 
 async def validation_error_handler(request: Request, exc: Exception) -> JSONResponse:
@@ -70,6 +74,11 @@ async def http_error_handler(request: Request, exc: Exception) -> JSONResponse:
 
 
 async def unhandled_error_handler(request: Request, exc: Exception) -> JSONResponse:
+    """A 500 in the envelope, logged with its trace; but a lost database is the 503 it is,
+    wherever it was raised (outside a request's session too: a dependency's or a service's
+    own connection). Other database errors outside a session stay 500s: bugs, traced."""
+    if database_unreachable(exc):
+        return await app_error_handler(request, database_error(exc))
     request_id = str(getattr(request.state, "request_id", ""))
     log.exception(
         "unhandled error", path=request.url.path, method=request.method, request_id=request_id
@@ -82,4 +91,8 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(AppError, app_error_handler)
     app.add_exception_handler(RequestValidationError, validation_error_handler)
     app.add_exception_handler(StarletteHTTPException, http_error_handler)
+    # The types a lost database surfaces as, handled inside the app (no re-raise, no second
+    # trace in the server's log); anything else of them is still a logged 500.
+    for kind in (OSError, SQLAlchemyError, *DRIVER_ERRORS):
+        app.add_exception_handler(kind, unhandled_error_handler)
     app.add_exception_handler(Exception, unhandled_error_handler)

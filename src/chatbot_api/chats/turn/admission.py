@@ -25,7 +25,7 @@ from chatbot_api.core.errors import (
     DatabaseError,
     RateLimited,
 )
-from chatbot_api.db.session import DATABASE_ERRORS, database_error
+from chatbot_api.db.errors import DATABASE_ERRORS, database_error
 from chatbot_api.db.types import iso_ms
 
 TAKEN = "A message with this id already exists."

@@ -19,7 +19,7 @@ from chatbot_api.chats.turn.admission import (
     regenerates,
 )
 from chatbot_api.chats.turn.store import AdmissionFacts, HistoryRow, Taken
-from chatbot_api.db.session import DATABASE_ERRORS, database_error
+from chatbot_api.db.errors import DATABASE_ERRORS, database_error
 from chatbot_api.db.types import truncate_ms
 
 _ADMIT = (

@@ -15,7 +15,7 @@ from chatbot_api.chats.turn.admission import ui_message
 from chatbot_api.chats.turn.deps import Turns
 from chatbot_api.chats.turn.replies import ReplySaver
 from chatbot_api.chats.turn.store import ReplyRow
-from chatbot_api.db.session import DATABASE_ERRORS
+from chatbot_api.db.errors import DATABASE_ERRORS
 from chatbot_api.db.types import utcnow
 from chatbot_api.streaming.replay import cut_short_ending, replay
 

@@ -17,12 +17,12 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from chatbot_api.chats.turn import store
 from chatbot_api.chats.turn.pending import PendingReplies
 from chatbot_api.chats.turn.store import ReplyRow
-from chatbot_api.db.session import DATABASE_ERRORS, database_error
+from chatbot_api.db.errors import DATABASE_ERRORS, database_error
 
 log = structlog.get_logger("chatbot_api.turn")
 
 RETRY_FIRST_SECONDS = 0.5
-RETRY_MAX_SECONDS = 10.0
+RETRY_MAX_SECONDS = 5.0
 
 
 class ReplySaver:
