@@ -8,7 +8,6 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from chatbot_api.chats import repository
 from chatbot_api.chats.models import Message, MessageUsage
 from tests.chats.helpers import at, count_rows, make_usage, make_vote
 from tests.factories import make_chat, make_message, make_user
@@ -59,18 +58,15 @@ async def test_delete_trailing_then_reposting_the_same_message_id_works(
     assert response.status_code == 200
 
     async with app.state.session_factory() as session:
-        await repository.save_messages(
-            session,
-            [
-                Message(
-                    id=edited.id,
-                    chat_id=chat.id,
-                    role="user",
-                    parts=[{"type": "text", "text": "second draft"}],
-                    attachments=[],
-                    created_at=at(3),
-                )
-            ],
+        session.add(
+            Message(
+                id=edited.id,
+                chat_id=chat.id,
+                role="user",
+                parts=[{"type": "text", "text": "second draft"}],
+                attachments=[],
+                created_at=at(3),
+            )
         )
         await session.commit()
     body = (await client.get(f"/api/chat/{chat.id}", headers=me.headers)).json()

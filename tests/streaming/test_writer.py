@@ -106,7 +106,6 @@ def test_approval_chunks_raise_when_client_speaks_v5() -> None:
     w.start("m")
     w.start_step()
     w.tool_input_available("c1", "getWeather", {})
-    assert not w.supports_approval
     with pytest.raises(UnsupportedChunk):
         w.tool_approval_request("a1", "c1")
     with pytest.raises(UnsupportedChunk):

@@ -131,7 +131,3 @@ def model_output(output: Any) -> Any:
     if texts and len(texts) == len(content):
         return "\n".join(str(text) for text in texts)
     return content
-
-
-def has_outcome(part: Mapping[str, Any]) -> bool:
-    return part.get("state") in _DONE_STATES

@@ -32,7 +32,6 @@ CHAT_MODEL_ID = "chat-model"
 REASONING_MODEL_ID = "chat-model-reasoning"
 TITLE_MODEL_ID = "title-model"
 ARTIFACT_MODEL_ID = "artifact-model"
-DEMO_MODEL_IDS = (CHAT_MODEL_ID, REASONING_MODEL_ID, TITLE_MODEL_ID, ARTIFACT_MODEL_ID)
 
 DEMO_NOTICE = (
     "I'm the offline demo model, so this reply is scripted: configure a model provider "

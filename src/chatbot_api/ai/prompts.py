@@ -182,9 +182,3 @@ def clean_title(text: str, max_chars: int = TITLE_MAX_CHARS) -> str:
 
 
 _FENCE = re.compile(r"^\s*```[\w+-]*[ \t]*\n(.*?)\n?```\s*$", re.DOTALL)
-
-
-def strip_code_fences(text: str) -> str:
-    """Remove one Markdown fence around a whole answer (models add them despite the prompt)."""
-    match = _FENCE.match(text)
-    return match.group(1) if match else text

@@ -79,11 +79,6 @@ def signed_in(user: AuthUser | None, surface: str) -> AuthUser:
     return user
 
 
-async def authenticate(request: Request, surface: str) -> AuthUser:
-    """What `require_user(surface)` resolves, called directly (no dependency machinery)."""
-    return signed_in(await optional_user(request, await bearer_scheme(request)), surface)
-
-
 CurrentUser = Annotated[AuthUser, require_user("auth")]
 ChatUser = Annotated[AuthUser, require_user("chat")]
 DocumentUser = Annotated[AuthUser, require_user("document")]

@@ -45,7 +45,7 @@ def build_auth_throttles(settings: Settings, backend: RateLimitBackend) -> AuthT
 def install_auth(
     state: Any, settings: Settings, redis: Redis | None, health: RedisHealth
 ) -> RedisRevokedTokens | None:
-    """Put `rate_limit_backend`, `auth_throttles`, `revoked_tokens` and `cookie_auth` on the
+    """Put `auth_throttles`, `revoked_tokens` and `cookie_auth` on the
     app state. With Redis, limits and revocations hold across workers (and fall back to this
     worker's memory while `health` says Redis fails): the revocations' mirror is returned,
     started (the lifespan closes it)."""
@@ -55,7 +55,6 @@ def install_auth(
     if redis is not None:
         revoked = mirror = RedisRevokedTokens(redis, settings.redis_key_prefix, health=health)
         mirror.start()
-    state.rate_limit_backend = backend
     state.auth_throttles = build_auth_throttles(settings, backend)
     state.revoked_tokens = revoked
     secret = settings.auth_secret.get_secret_value() if settings.auth_secret else ""

@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable, Sequence
-from datetime import datetime
+from collections.abc import Sequence
 from typing import Any, Literal
 
 from sqlalchemy import (
@@ -13,7 +12,6 @@ from sqlalchemy import (
     Text,
     cast,
     delete,
-    func,
     literal,
     or_,
     select,
@@ -29,7 +27,6 @@ from chatbot_api.chats.models import (
     LegacyMessage,
     LegacyVote,
     Message,
-    SentMessage,
     Stream,
     Vote,
 )
@@ -107,12 +104,6 @@ def _beyond_cursor(user_id: uuid.UUID, cursor_id: uuid.UUID, *, newer: bool) -> 
     return key > cursor if newer else key < cursor
 
 
-async def save_chat(session: AsyncSession, chat: Chat) -> Chat:
-    session.add(chat)
-    await session.flush()
-    return chat
-
-
 async def set_visibility(session: AsyncSession, chat: Chat, visibility: str) -> Chat:
     chat.visibility = visibility
     await session.flush()
@@ -165,16 +156,6 @@ async def _delete_chat_rows(session: AsyncSession, chat_ids: Sequence[uuid.UUID]
 # --- messages ------------------------------------------------------------------------------
 
 
-async def get_messages(session: AsyncSession, chat_id: uuid.UUID) -> list[Message]:
-    """The chat's messages, oldest first (ties in a stable order)."""
-    result = await session.scalars(
-        select(Message)
-        .where(Message.chat_id == chat_id)
-        .order_by(Message.created_at.asc(), Message.id.asc())
-    )
-    return list(result.all())
-
-
 MessageText = Row[str, str, str, str, str]
 """(id, role, parts JSON, attachments JSON, createdAt as `iso_ms`) — a message read for
 display, every value as text: the JSON columns as stored, id and timestamp formatted by the
@@ -215,11 +196,6 @@ async def chat_message_exists(
     return found is not None
 
 
-async def save_messages(session: AsyncSession, messages: Iterable[Message]) -> None:
-    session.add_all(list(messages))
-    await session.flush()
-
-
 async def update_message_parts(
     session: AsyncSession, message_id: uuid.UUID, parts: list[dict[str, Any]]
 ) -> None:
@@ -240,17 +216,6 @@ async def delete_messages_from(
         .returning(Message.id)
     )
     return len(gone.all())
-
-
-async def count_user_messages_since(
-    session: AsyncSession, user_id: uuid.UUID, since: datetime
-) -> int:
-    """User-role messages the user sent in their chats since `since` (the daily limit): one
-    index range of "SentMessage" (kept by a trigger for the last 25 hours)."""
-    count = await session.scalar(
-        select(func.count()).where(SentMessage.user_id == user_id, SentMessage.created_at >= since)
-    )
-    return int(count or 0)
 
 
 # --- votes ---------------------------------------------------------------------------------
@@ -275,18 +240,3 @@ async def upsert_vote(
         set_={"isUpvoted": statement.excluded.isUpvoted},
     )
     await session.execute(statement)
-
-
-# --- streams -------------------------------------------------------------------------------
-
-
-async def create_stream(session: AsyncSession, stream_id: uuid.UUID, chat_id: uuid.UUID) -> None:
-    session.add(Stream(id=stream_id, chat_id=chat_id))
-    await session.flush()
-
-
-async def get_stream_ids(session: AsyncSession, chat_id: uuid.UUID) -> list[uuid.UUID]:
-    result = await session.scalars(
-        select(Stream.id).where(Stream.chat_id == chat_id).order_by(Stream.created_at.asc())
-    )
-    return list(result.all())

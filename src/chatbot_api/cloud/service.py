@@ -211,14 +211,6 @@ class ThreadService:
         ):
             raise MessageNotFound()
 
-    async def owned_message(self, thread_id: str, message_id: str) -> CloudMessage:
-        thread = await self.owned_thread(thread_id)
-        parsed = parse_id(message_id)
-        message = await repo.get_message(self.session, thread.id, parsed) if parsed else None
-        if message is None:
-            raise MessageNotFound()
-        return message
-
     # --- claim -----------------------------------------------------------------------------
 
     async def claim(self, refresh_token: str) -> int:

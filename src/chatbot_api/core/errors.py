@@ -158,14 +158,6 @@ class RateLimited(AppError):
         self.retry_after = max(1, retry_after)
 
 
-class Unauthorized(AppError):
-    code = "unauthorized:auth"
-
-
-class Forbidden(AppError):
-    code = "forbidden:auth"
-
-
 class ChatNotFound(AppError):
     code = "not_found:chat"
 

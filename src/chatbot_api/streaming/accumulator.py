@@ -250,9 +250,6 @@ class MessageAccumulator:
     def tool_output_denied(self, tool_call_id: str) -> None:
         self._invocation(tool_call_id)["state"] = "output-denied"
 
-    def is_dynamic(self, tool_call_id: str) -> bool:
-        return _is_dynamic(self._invocation(tool_call_id))
-
     # --- data parts -------------------------------------------------------------------
     def data(self, name: str, data: Any, id: str | None) -> None:
         kind = "data-" + name

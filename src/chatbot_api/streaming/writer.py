@@ -56,7 +56,7 @@ class UIMessageWriter:
     Every call validates the chunk against what the client accepts, encodes it once, passes
     the bytes to `sink` and updates the accumulated assistant message (`message_parts()`).
     `protocol_version` (5, 6 or 7) is the client's `ai` major: v6+ chunk types raise
-    `UnsupportedChunk` on 5 (check `supports_approval` first).
+    `UnsupportedChunk` on 5.
     """
 
     __slots__ = ("_acc", "_in_step", "_open_blocks", "_prefixes", "_sink", "protocol_version")
@@ -89,11 +89,6 @@ class UIMessageWriter:
     @property
     def finish_reason(self) -> str | None:
         return self._acc.finish_reason
-
-    @property
-    def supports_approval(self) -> bool:
-        """Whether `tool-approval-request` / `tool-output-denied` may be sent."""
-        return self.protocol_version >= 6
 
     def message_parts(self) -> list[Part]:
         """The assistant message's parts as the client has assembled them so far."""

@@ -337,8 +337,3 @@ def _sum_nullable(stored: Any, added: Any) -> Any:
 
 async def set_title(session: AsyncSession, chat_id: uuid.UUID, title: str) -> None:
     await repository.set_title(session, chat_id, title)
-
-
-async def chat_title(session: AsyncSession, chat_id: uuid.UUID) -> str | None:
-    title: str | None = await session.scalar(select(Chat.title).where(Chat.id == chat_id))
-    return title
