@@ -11,6 +11,7 @@ from sqlalchemy import and_, delete, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from chatbot_api.auth.models import User
+from chatbot_api.chats.models import Chat
 from chatbot_api.cloud.models import (
     CloudAttachment,
     CloudFeedback,
@@ -126,6 +127,17 @@ async def next_message_seq(
 async def move_threads(
     session: AsyncSession, from_user: uuid.UUID, to_user: uuid.UUID, now: datetime
 ) -> int:
+    """Give every thread of `from_user` to `to_user`, with the chats of the same ids (one
+    conversation, one owner); how many threads moved."""
+    await session.execute(
+        update(Chat)
+        .where(
+            Chat.user_id == from_user,
+            Chat.id.in_(select(CloudThread.id).where(CloudThread.user_id == from_user)),
+        )
+        .values(user_id=to_user)
+        .execution_options(synchronize_session=False)
+    )
     stmt = (
         update(CloudThread)
         .where(CloudThread.user_id == from_user)
