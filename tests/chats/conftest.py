@@ -98,6 +98,19 @@ async def send(
     return response, chunks
 
 
+def balanced_ending(chunks: list[dict[str, Any]]) -> list[str]:
+    """The stream's last three chunk types, once every opened step and block is closed."""
+    types = [chunk["type"] for chunk in chunks]
+    for opening, closing in (
+        ("start-step", "finish-step"),
+        ("text-start", "text-end"),
+        ("reasoning-start", "reasoning-end"),
+    ):
+        assert types.count(opening) == types.count(closing), (opening, types)
+    assert types[-1] == "finish", types
+    return types[-3:]
+
+
 def text_of(chunks: list[dict[str, Any]]) -> str:
     return "".join(c["delta"] for c in chunks if c["type"] == "text-delta")
 

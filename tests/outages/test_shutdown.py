@@ -17,6 +17,7 @@ from fastapi import FastAPI
 from chatbot_api.chats.turn.producer import SHUTDOWN_TEXT
 from chatbot_api.core.config import Settings
 from tests.chats.conftest import (
+    balanced_ending,
     chat_body,
     parse_sse,
     stored_chat,
@@ -28,7 +29,7 @@ from tests.chats.conftest import (
 )
 from tests.factories import make_user
 from tests.outages.redis_server import RedisServer
-from tests.outages.test_worker_death import balanced_ending, read_until
+from tests.outages.test_worker_death import read_until
 
 pytestmark = pytest.mark.parametrize("database", ["postgresql"], indirect=True)
 SLOW = "150"  # ms per word: the demo reply takes ~10 s

@@ -16,6 +16,7 @@ from chatbot_api.chats.models import Message
 from chatbot_api.core.config import Settings
 from chatbot_api.streaming.redis_log import LOST
 from tests.chats.conftest import (
+    balanced_ending,
     chat_body,
     live_server,
     parse_sse,
@@ -29,7 +30,7 @@ from tests.chats.helpers import count_rows
 from tests.factories import TestUser, make_user
 from tests.outages.pg_proxy import PgProxy
 from tests.outages.redis_server import RedisServer
-from tests.outages.test_worker_death import balanced_ending, read_until
+from tests.outages.test_worker_death import read_until
 
 pytestmark = pytest.mark.parametrize("database", ["postgresql"], indirect=True)
 

@@ -19,6 +19,7 @@ from fastapi import FastAPI
 from chatbot_api.core.config import Settings
 from tests.chats.conftest import (
     assemble,
+    balanced_ending,
     chat_body,
     parse_sse,
     stored_chat,
@@ -51,13 +52,6 @@ def deltas_in(raw: bytes) -> str:
         for chunk in (orjson.loads(event) for event in events if event != b"[DONE]")
         if chunk["type"] == "text-delta"
     )
-
-
-def balanced_ending(chunks: list[dict[str, Any]]) -> list[str]:
-    types = [chunk["type"] for chunk in chunks]
-    assert types.count("start-step") == types.count("finish-step"), types
-    assert types.count("text-start") == types.count("text-end"), types
-    return types[-3:]
 
 
 async def test_a_killed_workers_reply_ends_elsewhere_within_two_seconds_and_is_saved(
