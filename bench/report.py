@@ -1,5 +1,5 @@
 """docs/benchmarks.md from one run's figures: machine, versions, command, the tables (with how
-each was measured), and the targets met or missed.
+each was measured), the comparison with a baseline revision, and the targets met or missed.
 What the figures mean is docs/benchmarks-reading.md's job (hand-written): nothing here
 interprets, and no figure comes from outside the run."""
 
@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from bench import report_reads, report_turns
+from bench import report_baseline, report_reads, report_turns
 from bench.fmt import QUICK_NOTE, Checks, f, table
 
 READING = "benchmarks-reading.md"
@@ -34,6 +34,7 @@ def render(data: dict[str, Any], command: str) -> str:
     report_turns.memory(out, data, names, checks)
     report_reads.reading(out, data, checks)
     report_reads.sql(out, data, checks)
+    report_baseline.section(out, data)
     out.append("\n## Targets\n")
     out.append(table(["target", "server", "measured", "verdict", "note"], checks.rows))
     out.append("")
@@ -89,6 +90,13 @@ def _servers(out: list[str], data: dict[str, Any]) -> None:
     out.append("Servers compared:\n")
     for name, label in data.get("targets", {}).items():
         out.append(f"- `{name}`: {label}")
+    base = data.get("baseline")
+    if base:
+        out.append(
+            f"\n`@{base['ref']}` = commit {base['commit'][:10]}, checked out with `git worktree "
+            "add`, its own venv (synced from its uv.lock), its own freshly migrated database and "
+            "Redis."
+        )
     out.append("")
 
 

@@ -1,15 +1,22 @@
-"""The source trees whose server a run measures (the current tree), and running their
-commands so that an interrupted run kills them.
+"""The source trees whose server a run measures: the current tree, and for `--baseline <ref>`
+another revision checked out with `git worktree add` into the run's results, with its own
+venv synced from that revision's uv.lock by the pinned uv in .tools/.
 
-Each revision gets its own freshly migrated database and Redis key prefix (see targets.py).
+Each revision gets its own freshly migrated database and Redis key prefix (see targets.py),
+so the two schemas never meet; everything is removed again by the run's exit stack, also on
+failure or Ctrl-C.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import re
+import shutil
 import subprocess
+import sys
+from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -72,3 +79,36 @@ async def command(argv: list[str], cwd: Path, env: dict[str, str] | None = None)
     if proc.returncode != 0:
         raise RuntimeError(f"{' '.join(argv[:3])} … failed ({proc.returncode}): {text[-2000:]}")
     return text
+
+
+async def baseline(ref: str, results: Path, stack: AsyncExitStack) -> Revision:
+    """Checks `ref` out into `results` and syncs its venv; the stack removes the worktree."""
+    try:
+        commit = _git("rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}")
+    except RuntimeError:
+        raise SystemExit(f"--baseline {ref}: not a revision of this repository") from None
+    dest = results / f"baseline-{commit[:10]}"
+    stack.callback(_remove_worktree, dest)  # registered first: Ctrl-C mid-checkout cleans too
+    print(f"==> baseline {ref} ({commit[:10]}): git worktree add {dest}", flush=True)
+    await command(["git", "worktree", "add", "--detach", "--quiet", str(dest), commit], ROOT)
+    print(f"==> baseline {ref}: uv sync --frozen (its own uv.lock, its own .venv)", flush=True)
+    env = {
+        k: v for k, v in os.environ.items() if k not in ("VIRTUAL_ENV", "UV_PROJECT_ENVIRONMENT")
+    }
+    env |= {
+        "UV_PYTHON_DOWNLOADS": "never",
+        "UV_PYTHON": getattr(sys, "_base_executable", sys.executable),
+    }
+    await command([str(UV), "sync", "--frozen", "--no-dev", "--quiet"], dest, env)
+    if not (dest / ".venv" / "bin" / "chatbot-api").exists():
+        raise RuntimeError(f"baseline {ref}: its tree has no `chatbot-api` command")
+    return Revision(f"@{ref}", ref, commit, dest)
+
+
+def _remove_worktree(path: Path) -> None:
+    with contextlib.suppress(RuntimeError):
+        _git("worktree", "remove", "--force", str(path))
+    if path.exists():
+        shutil.rmtree(path, ignore_errors=True)
+    with contextlib.suppress(RuntimeError):
+        _git("worktree", "prune")

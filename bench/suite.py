@@ -1,7 +1,8 @@
 """Runs every benchmark scenario in one go and writes docs/benchmarks.md (and the raw figures
-to bench/results/). Use `bench/run` (it bootstraps first); `--quick` for a smoke run.
+to bench/results/). Use `bench/run` (it bootstraps first); `--quick` for a smoke run;
+`--baseline <git-ref>` to measure that revision's server beside the current tree's.
 
-    bench/run [--quick] [--skip concurrency,reading] [--redis-url URL]
+    bench/run [--quick] [--skip concurrency,reading] [--baseline main] [--redis-url URL]
 """
 
 from __future__ import annotations
@@ -55,6 +56,9 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
 
     async with AsyncExitStack() as stack:
         revs = [revisions.current()]
+        if args.baseline:
+            results.mkdir(parents=True, exist_ok=True)
+            revs.append(await revisions.baseline(args.baseline, results, stack))
         bench = await start(
             results, stack, revs, redis=not args.no_redis, redis_url=args.redis_url or None
         )
@@ -146,6 +150,12 @@ def main() -> None:
         help="a Redis to share (env BENCH_REDIS_URL); default: a redis-server of the run's "
         "own per Redis target, whose CPU is then measured",
     )
+    parser.add_argument(
+        "--baseline",
+        metavar="GIT_REF",
+        default="",
+        help="also run the server targets built from this revision, and compare",
+    )
     parser.add_argument("--out", default=str(ROOT / "docs" / "benchmarks.md"))
     parser.add_argument("--from-json", help="only re-render the report from a results.json")
     args = parser.parse_args()
@@ -159,6 +169,7 @@ def main() -> None:
             print("interrupted: servers stopped, databases dropped, worktree removed")
             sys.exit(130)
     args.quick = args.quick or bool(data.get("quick"))
+    args.baseline = args.baseline or data.get("baseline", {}).get("ref", "")
     Path(args.out).write_text(report.render(data, " ".join(_argv_for_report(args))))
     print(f"wrote {args.out}")
 
@@ -171,6 +182,8 @@ def _argv_for_report(args: argparse.Namespace) -> list[str]:
         argv += ["--skip", args.skip]
     if args.no_redis:
         argv.append("--no-redis")
+    if args.baseline:
+        argv += ["--baseline", args.baseline]
     return argv
 
 
