@@ -87,7 +87,7 @@ def script(n: int) -> Script:
 
 def _chunked_body(buffer: bytes, start: int) -> tuple[bytes, int] | None:
     """(body, end offset) of a whole chunked body starting at `start`, or None if not whole."""
-    parts = []
+    parts: list[bytes] = []
     at = start
     while True:
         line_end = buffer.find(b"\r\n", at)

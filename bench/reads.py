@@ -123,32 +123,47 @@ async def _run_block(port: int, token: str, path: str, clients: int, n: int) -> 
 
 
 async def reading(
-    targets: list[Target], plan: ReadPlan, requests: dict[int, int], blocks: int = 4
+    targets: list[Target], plans: dict[str, ReadPlan], requests: dict[int, int], blocks: int = 4
 ) -> dict[str, Any]:
-    """Latency per endpoint, per client count, per target; endpoints and targets interleaved
-    block by block (so that background work on the machine falls on all of them alike)."""
+    """Latency per endpoint, per client count, per target (each with the plan seeded in its
+    own database); endpoints and targets interleaved block by block (so that background work
+    on the machine falls on all of them alike). Server and PostgreSQL CPU per request are
+    read around each block."""
     out: dict[str, Any] = {}
-    for path in plan.paths.values():
-        for target in targets:  # warm-up
+    names = list(plans[targets[0].name].paths)
+    for target in targets:  # warm-up
+        plan = plans[target.name]
+        for path in plan.paths.values():
             await _run_block(target.port, plan.token, path, 1, 5)
     for clients, n in requests.items():
-        lat: dict[tuple[str, str], list[float]] = {
-            (name, t.name): [] for name in plan.paths for t in targets
+        lat: dict[tuple[str, str], list[float]] = {(e, t.name): [] for e in names for t in targets}
+        cpu: dict[tuple[str, str], list[float]] = {
+            (e, t.name): [0.0, 0.0] for e in names for t in targets
         }
         for _ in range(blocks):
-            for name, path in plan.paths.items():
+            for endpoint in names:
                 for target in targets:
-                    lat[name, target.name] += await _run_block(
-                        target.port, plan.token, path, clients, n // blocks
+                    plan = plans[target.name]
+                    u0 = target.usage()
+                    lat[endpoint, target.name] += await _run_block(
+                        target.port, plan.token, plan.paths[endpoint], clients, n // blocks
                     )
-        for name in plan.paths:
+                    u1 = target.usage()
+                    spent = cpu[endpoint, target.name]
+                    spent[0] += u1.server - u0.server
+                    spent[1] += (u1.pg or 0.0) - (u0.pg or 0.0)
+        for endpoint in names:
             for target in targets:
-                values = lat[name, target.name]
+                values = lat[endpoint, target.name]
                 row = summary(values)
                 row["p50"] = row["median"]
                 row["p90"] = pct(values, 90)
                 row["slow"] = sum(1 for v in values if v > 3 * row["median"])
-                out.setdefault(name, {}).setdefault(target.name, {})[str(clients)] = row
+                server_s, pg_s = cpu[endpoint, target.name]
+                row["server_ms_per_request"] = server_s * 1000 / len(values)
+                if target.meter is not None and target.meter.available:
+                    row["pg_ms_per_request"] = pg_s * 1000 / len(values)
+                out.setdefault(endpoint, {}).setdefault(target.name, {})[str(clients)] = row
     return out
 
 

@@ -4,6 +4,7 @@ added time to first token, concurrency and memory per active stream."""
 from __future__ import annotations
 
 import asyncio
+import itertools
 import random
 import statistics
 import time
@@ -14,7 +15,7 @@ import orjson
 
 from bench.client import TEXT_DELTA, UPSTREAM_FIRST, Result, one_shot
 from bench.procs import Proc, self_cpu_seconds
-from bench.targets import Target
+from bench.targets import Target, Usage
 
 HOST = "127.0.0.1"
 USER_TEXT = "Tell me something about streaming servers, briefly please."
@@ -91,6 +92,20 @@ def pct(values: list[float], q: float) -> float:
     return ordered[index]
 
 
+def per_turn(before: Usage, after: Usage, turns: int) -> dict[str, float | None]:
+    """CPU ms per turn of the server, its PostgreSQL backends and its Redis (None: not
+    measured)."""
+
+    def ms(a: float | None, b: float | None) -> float | None:
+        return None if a is None or b is None else (b - a) * 1000 / turns
+
+    return {
+        "server_ms": ms(before.server, after.server),
+        "pg_ms": ms(before.pg, after.pg),
+        "redis_ms": ms(before.redis, after.redis),
+    }
+
+
 def summary(values: list[float]) -> dict[str, float]:
     return {
         "median": statistics.median(values) if values else float("nan"),
@@ -111,31 +126,30 @@ async def cost_per_token(
     for target in targets:  # warm-up, not measured
         check(await send_turn(target, model), f"warm-up {target.name}")
     await asyncio.sleep(1.0)
-    rows: dict[str, dict[str, list[float]]] = {
-        t.name: {
-            "cpu_ms_per_1k": [],
-            "bytes_per_token": [],
-            "wall_s": [],
-            "fake_cpu_ms_per_1k": [],
-            "loadgen_cpu_ms_per_1k": [],
-        }
-        for t in targets
-    }
+    keys = ["cpu_ms_per_1k", "bytes_per_token", "wall_s", "fake_cpu_ms_per_1k"]
+    keys += ["loadgen_cpu_ms_per_1k", "pg_ms_per_turn", "redis_ms_per_turn"]
+    rows: dict[str, dict[str, list[float]]] = {t.name: {k: [] for k in keys} for t in targets}
+    per_1k = 1000 / (tokens / 1000)
     for _ in range(rounds):
         for target in targets:
             target.proc.refresh()
-            cpu0, fake0, me0 = target.proc.cpu_seconds(), fake.cpu_seconds(), self_cpu_seconds()
+            u0, fake0, me0 = target.usage(), fake.cpu_seconds(), self_cpu_seconds()
             result = await send_turn(target, model)
             check(result, f"cost {target.name}")
             await asyncio.sleep(0.5)
-            cpu1, fake1, me1 = target.proc.cpu_seconds(), fake.cpu_seconds(), self_cpu_seconds()
+            u1, fake1, me1 = target.usage(), fake.cpu_seconds(), self_cpu_seconds()
             row = rows[target.name]
-            row["cpu_ms_per_1k"].append((cpu1 - cpu0) * 1000 / (tokens / 1000))
-            row["fake_cpu_ms_per_1k"].append((fake1 - fake0) * 1000 / (tokens / 1000))
-            row["loadgen_cpu_ms_per_1k"].append((me1 - me0) * 1000 / (tokens / 1000))
+            row["cpu_ms_per_1k"].append((u1.server - u0.server) * per_1k)
+            row["fake_cpu_ms_per_1k"].append((fake1 - fake0) * per_1k)
+            row["loadgen_cpu_ms_per_1k"].append((me1 - me0) * per_1k)
             row["bytes_per_token"].append(result.wire_bytes / tokens)
             row["wall_s"].append(result.duration)
-    return {name: {k: summary(v) for k, v in row.items()} for name, row in rows.items()}
+            turn = per_turn(u0, u1, 1)
+            for key in ("pg", "redis"):
+                value = turn[f"{key}_ms"]
+                if value is not None:
+                    row[f"{key}_ms_per_turn"].append(value)
+    return {name: {k: summary(v) for k, v in row.items() if v} for name, row in rows.items()}
 
 
 # --- added time to first token -------------------------------------------------------------
@@ -159,6 +173,8 @@ async def added_ttft(
     added: dict[str, list[float]] = {t.name: [] for t in targets}
     raw: dict[str, list[float]] = {t.name: [] for t in targets}
     direct: list[float] = []
+    await asyncio.sleep(1.0)  # the warm-ups' background saves
+    before = {t.name: t.usage() for t in targets}
     for i in range(turns):
         for target in rng.sample(targets, len(targets)):
             ref = await send_direct(fake, model, history)
@@ -173,11 +189,13 @@ async def added_ttft(
             direct.append(ref.ttft_ms)
             raw[target.name].append(result.ttft_ms)
             added[target.name].append(result.ttft_ms - ref.ttft_ms)
+    await asyncio.sleep(1.0)  # the last turns' background saves
+    cpu = {t.name: per_turn(before[t.name], t.usage(), turns) for t in targets}
     return {
         "order_seed": order_seed,
         "direct_ms": summary(direct),
         "targets": {
-            name: {"ttft_ms": summary(raw[name]), "added_ms": summary(values)}
+            name: {"ttft_ms": summary(raw[name]), "added_ms": summary(values), "cpu": cpu[name]}
             for name, values in added.items()
         },
     }
@@ -192,23 +210,36 @@ async def run_streams(
     tokens: int = 300,
     rate: int = 50,
     ramp_s: float = 1.0,
+    settle_s: float = 1.5,
     rss_sampler: list[int] | None = None,
 ) -> dict[str, Any]:
-    """K concurrent paced streams, started uniformly over `ramp_s`; counts the late ones."""
+    """K concurrent paced streams, started uniformly over `ramp_s`; counts the late ones.
+
+    The server's CPU share is read over two windows, each divided by itself (a server pinned
+    to one core cannot exceed 100 %): the `ramp_s` of starts, and the window in which all K
+    streams are live (the last start to the first planned end). CPU per turn (server,
+    PostgreSQL, Redis) is read from before the first start to `settle_s` after the last end
+    (the turns' background saves)."""
     model = f"fake-n{tokens}-r{rate}"
     ideal = tokens / rate
     for i in range(k):  # users exist before the clock starts
         await target.user_token(i)
     target.proc.refresh()
     offsets = sorted(random.uniform(0, ramp_s) for _ in range(k))
-    cpu0, fake0, me0 = target.proc.cpu_seconds(), fake.cpu_seconds(), self_cpu_seconds()
+    u0, fake0, me0 = target.usage(), fake.cpu_seconds(), self_cpu_seconds()
     t0 = time.monotonic()
+    window = [(t0, target.proc.cpu_seconds())]
 
     async def one(i: int) -> Result:
         await asyncio.sleep(max(0.0, t0 + offsets[i] - time.monotonic()))
         return await send_turn(target, model, user=i)
 
-    sampler = None
+    async def live_window() -> None:
+        for at in (t0 + ramp_s, t0 + ideal):
+            await asyncio.sleep(max(0.0, at - time.monotonic()))
+            window.append((time.monotonic(), target.proc.cpu_seconds()))
+
+    tasks = [asyncio.create_task(live_window())]
     if rss_sampler is not None:
 
         async def sample() -> None:
@@ -217,15 +248,21 @@ async def run_streams(
                 rss_sampler.append(target.proc.rss())
                 await asyncio.sleep(0.2)
 
-        sampler = asyncio.create_task(sample())
+        tasks.append(asyncio.create_task(sample()))
     results = await asyncio.gather(*(one(i) for i in range(k)))
     wall = time.monotonic() - t0
-    if sampler is not None:
-        sampler.cancel()
-    cpu1, fake1, me1 = target.proc.cpu_seconds(), fake.cpu_seconds(), self_cpu_seconds()
+    fake1, me1 = fake.cpu_seconds(), self_cpu_seconds()
+    for task in tasks:
+        task.cancel()
+    await asyncio.sleep(settle_s)
+    turn = per_turn(u0, target.usage(), k)
     errors = [r for r in results if r.error or r.status != 200 or r.first is None]
     durations = [r.duration for r in results if r not in errors]
     late = sum(1 for d in durations if d > ideal * 1.2)
+    shares: list[float | None] = [
+        (cb - ca) / (tb - ta) * 100 for (ta, ca), (tb, cb) in itertools.pairwise(window)
+    ]
+    start, live = [*shares, None, None][:2]
     return {
         "k": k,
         "ok": not errors and late <= 0.01 * k,
@@ -234,7 +271,12 @@ async def run_streams(
         "late": late,
         "duration_s": summary(durations),
         "ttft_ms": summary([r.ttft_ms for r in results if r.ttft_ms is not None]),
-        "server_cpu_pct": (cpu1 - cpu0) / wall * 100,
+        "start_cpu_pct": start,
+        "live_cpu_pct": live,
+        "cpu": turn,
+        "server_ms_per_1k": None
+        if turn["server_ms"] is None
+        else turn["server_ms"] * 1000 / tokens,
         "fake_cpu_pct": (fake1 - fake0) / wall * 100,
         "loadgen_cpu_pct": (me1 - me0) / wall * 100,
         "wall_s": wall,
@@ -249,14 +291,14 @@ async def concurrency(targets: list[Target], fake: Proc, ladder: list[int]) -> d
         for target in list(alive):
             step = await run_streams(target, k, fake)
             steps[target.name].append(step)
+            live = step["live_cpu_pct"]
             print(
                 f"  concurrency {target.name} K={k}: ok={step['ok']} late={step['late']} "
-                f"errors={step['errors']} cpu={step['server_cpu_pct']:.0f}%",
+                f"errors={step['errors']} cpu={'?' if live is None else f'{live:.0f}'}%",
                 flush=True,
             )
             if not step["ok"]:
                 alive.remove(target)
-            await asyncio.sleep(1.5)  # let background saves finish
         if not alive:
             break
     out: dict[str, Any] = {}
@@ -273,7 +315,8 @@ async def concurrency(targets: list[Target], fake: Proc, ladder: list[int]) -> d
 
 # --- memory --------------------------------------------------------------------------------
 async def memory(targets: list[Target], fake: Proc, k: int) -> dict[str, Any]:
-    """Idle RSS after a short warm-up, and peak RSS growth while K streams are active."""
+    """Idle RSS after a short warm-up, and peak RSS growth while K streams are active (a K
+    every server carries on time, so that no figure is an overloaded server's backlog)."""
     out: dict[str, Any] = {}
     for target in targets:
         for _ in range(5):
@@ -294,8 +337,8 @@ async def memory(targets: list[Target], fake: Proc, k: int) -> dict[str, Any]:
             "ok": step["ok"],
             "late": step["late"],
             "errors": step["errors"],
+            "live_cpu_pct": step["live_cpu_pct"],
         }
-        await asyncio.sleep(1.5)
     return out
 
 
@@ -309,7 +352,7 @@ def history_messages(count: int) -> list[dict[str, Any]]:
 
 def _filler(seed: int, length: int) -> str:
     words = ("lorem", "ipsum", "dolor", "sit", "amet", "stream", "token", "chat", "reply")
-    out = []
+    out: list[str] = []
     i = seed
     while sum(len(w) + 1 for w in out) < length:
         out.append(words[i % len(words)])
