@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Integer, bindparam, func, insert, literal, select, text, update
+from sqlalchemy import Integer, Table, bindparam, func, insert, literal, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -198,31 +198,38 @@ class TurnRows:
     parts: list[dict[str, Any]] | None
 
 
+def _table(model: type[Any]) -> Table:
+    table: Table = model.__table__
+    return table
+
+
+_CHATS, _MESSAGES, _STREAM_REPLY, _USAGE = map(_table, (Chat, Message, StreamReply, MessageUsage))
+
+
+def _insert_row(model: type[Any]) -> Any:
+    """An INSERT of the model's table, each column bound by its name: built once, so that
+    executing it only looks up its compiled form."""
+    table = _table(model)
+    return insert(table).values({c.name: bindparam(c.name, type_=c.type) for c in table.c})
+
+
+_CHAT_ROW = _insert_row(Chat)
+_MESSAGE_ROW = _insert_row(Message)
+_STREAM_ROW = _insert_row(Stream)
+
+
 async def insert_turn(session: AsyncSession, rows: TurnRows) -> None:
+    conn = await session.connection()
+    at = rows.created_at
     if rows.new_chat_visibility is not None:
-        await session.execute(
-            insert(Chat).values(
-                id=rows.chat_id,
-                created_at=rows.created_at,
-                title=NEW_CHAT_TITLE,
-                user_id=rows.user_id,
-                visibility=rows.new_chat_visibility,
-            )
-        )
+        chat: dict[str, Any] = {"id": rows.chat_id, "createdAt": at, "title": NEW_CHAT_TITLE}
+        chat.update(userId=rows.user_id, visibility=rows.new_chat_visibility)
+        await conn.execute(_CHAT_ROW, chat)
     if rows.message_id is not None:
-        await session.execute(
-            insert(Message).values(
-                id=rows.message_id,
-                chat_id=rows.chat_id,
-                role="user",
-                parts=rows.parts,
-                attachments=[],
-                created_at=rows.created_at,
-            )
-        )
-    await session.execute(
-        insert(Stream).values(id=rows.stream_id, chat_id=rows.chat_id, created_at=rows.created_at)
-    )
+        message: dict[str, Any] = {"id": rows.message_id, "chatId": rows.chat_id, "role": "user"}
+        message.update(parts=rows.parts, attachments=[], createdAt=at)
+        await conn.execute(_MESSAGE_ROW, message)
+    await conn.execute(_STREAM_ROW, {"id": rows.stream_id, "chatId": rows.chat_id, "createdAt": at})
 
 
 # --- the reply -----------------------------------------------------------------------------
@@ -246,88 +253,36 @@ class ReplyRow:
     created_at: datetime
 
 
-def _insert_for(session: AsyncSession) -> Any:
-    return postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
-
-
-async def save_reply(session: AsyncSession, row: ReplyRow) -> bool:
-    """Save the reply once per turn (False: it was saved already). A producer's save replaces
-    a recovery's (which knew less), and only a producer's adds the turn's usage."""
-    upsert = _insert_for(session)
-    marked = await session.execute(
-        upsert(StreamReply)
-        .values(
-            stream_id=row.stream_id,
-            message_id=row.message_id,
-            saved_by=row.saved_by,
-            created_at=row.created_at,
-        )
-        .on_conflict_do_nothing()
+def _reply_statements(dialect: Any) -> dict[str, Any]:
+    """The reply's statements for one dialect (their ON CONFLICT clauses are its own)."""
+    mark = dialect.insert(_STREAM_REPLY).values(
+        {c.name: bindparam(c.name, type_=c.type) for c in _STREAM_REPLY.c}
     )
-    if marked.rowcount != 1:  # type: ignore[attr-defined]
-        prior = await session.scalar(
-            select(StreamReply.saved_by).where(StreamReply.stream_id == row.stream_id)
-        )
-        if not (prior == "recovery" and row.saved_by == "turn"):
-            return False
-        await session.execute(
-            update(StreamReply)
-            .where(StreamReply.stream_id == row.stream_id)
-            .values(saved_by=row.saved_by)
-        )
-    if row.continues:
-        await set_parts(session, row.message_id, row.parts)
-    else:
-        statement = upsert(Message).values(
-            id=row.message_id,
-            chat_id=row.chat_id,
-            role="assistant",
-            parts=row.parts,
-            attachments=[],
-            created_at=row.created_at,
-        )
-        await session.execute(
-            statement.on_conflict_do_update(
-                index_elements=[Message.id], set_={"parts": statement.excluded.parts}
-            )
-        )
-    if row.saved_by == "turn":
-        await _add_usage(session, row)
-    if row.title is not None:
-        await set_title(session, row.chat_id, row.title)
-    return True
-
-
-async def _add_usage(session: AsyncSession, row: ReplyRow) -> None:
-    """Add the turn's usage to the message's (a continued message has one already)."""
-    statement = _insert_for(session)(MessageUsage).values(
-        message_id=row.message_id,
-        chat_id=row.chat_id,
-        user_id=row.user_id,
-        model_id=row.model_id[:200],
-        input_tokens=row.usage["inputTokens"] or 0,
-        output_tokens=row.usage["outputTokens"] or 0,
-        reasoning_tokens=row.usage["reasoningTokens"],
-        cached_input_tokens=row.usage["cachedInputTokens"],
-        created_at=row.created_at,
+    message = dialect.insert(_MESSAGES).values(
+        {c.name: bindparam(c.name, type_=c.type) for c in _MESSAGES.c}
     )
-    new = statement.excluded
-    await session.execute(
-        statement.on_conflict_do_update(
-            index_elements=[MessageUsage.message_id],
+    usage_table = _USAGE
+    usage = dialect.insert(usage_table).values(
+        {c.name: bindparam(c.name, type_=c.type) for c in usage_table.c}
+    )
+    new = usage.excluded
+    old = usage_table.c
+    return {
+        "mark": mark.on_conflict_do_nothing(),
+        "message": message.on_conflict_do_update(
+            index_elements=[_MESSAGES.c.id], set_={"parts": message.excluded.parts}
+        ),
+        "usage": usage.on_conflict_do_update(
+            index_elements=[old.messageId],
             set_={
                 "modelId": new.modelId,
-                "inputTokens": MessageUsage.input_tokens + new.inputTokens,
-                "outputTokens": MessageUsage.output_tokens + new.outputTokens,
-                "reasoningTokens": _sum_nullable(
-                    MessageUsage.reasoning_tokens, new.reasoningTokens
-                ),
-                "cachedInputTokens": _sum_nullable(
-                    MessageUsage.cached_input_tokens, new.cachedInputTokens
-                ),
+                "inputTokens": old.inputTokens + new.inputTokens,
+                "outputTokens": old.outputTokens + new.outputTokens,
+                "reasoningTokens": _sum_nullable(old.reasoningTokens, new.reasoningTokens),
+                "cachedInputTokens": _sum_nullable(old.cachedInputTokens, new.cachedInputTokens),
             },
-        )
-    )
+        ),
+    }
 
 
 def _sum_nullable(stored: Any, added: Any) -> Any:
@@ -335,5 +290,98 @@ def _sum_nullable(stored: Any, added: Any) -> Any:
     return func.coalesce(stored + added, stored, added)
 
 
+_REPLY = {"postgresql": _reply_statements(postgresql), "sqlite": _reply_statements(sqlite)}
+_PRIOR = select(_STREAM_REPLY.c.savedBy).where(_STREAM_REPLY.c.streamId == bindparam("streamId"))
+_PROMOTE = (
+    update(_STREAM_REPLY)
+    .where(_STREAM_REPLY.c.streamId == bindparam("p_stream"))
+    .values(savedBy=bindparam("p_saved_by"))
+)
+_PARTS = (
+    update(_MESSAGES)
+    .where(_MESSAGES.c.id == bindparam("m_id"))
+    .values(parts=bindparam("m_parts", type_=_MESSAGES.c.parts.type))
+)
+_TITLE = update(_CHATS).where(_CHATS.c.id == bindparam("t_id")).values(title=bindparam("t_title"))
+
+
+# PostgreSQL, the common save (a producer's new reply): the mark, the message, its usage and
+# the title in one statement; each part only when the mark is new (its CTE returns a row).
+_PG_NEW_REPLY = text(
+    """
+    WITH mark AS (
+        INSERT INTO "StreamReply" ("streamId", "messageId", "savedBy", "createdAt")
+        VALUES (:streamId, :messageId, 'turn', :createdAt)
+        ON CONFLICT DO NOTHING RETURNING 1 AS marked
+    ), reply AS (
+        INSERT INTO "Message_v2" (id, "chatId", role, parts, attachments, "createdAt")
+        SELECT :messageId, :chatId, 'assistant', :parts, '[]', :createdAt FROM mark
+        ON CONFLICT (id) DO UPDATE SET parts = EXCLUDED.parts
+    ), usage AS (
+        INSERT INTO "MessageUsage" ("messageId", "chatId", "userId", "modelId", "inputTokens",
+            "outputTokens", "reasoningTokens", "cachedInputTokens", "createdAt")
+        SELECT :messageId, :chatId, :userId, :modelId, :inputTokens, :outputTokens,
+            :reasoningTokens, :cachedInputTokens, :createdAt FROM mark
+        ON CONFLICT ("messageId") DO NOTHING
+    ), title AS (
+        UPDATE "Chat" SET title = :title
+        WHERE id = :chatId AND :title IS NOT NULL AND EXISTS (SELECT 1 FROM mark)
+    )
+    SELECT count(*) FROM mark
+    """
+).bindparams(
+    *(bindparam(c.name, type_=c.type) for c in _MESSAGES.c if c.name in ("parts", "createdAt")),
+    bindparam("streamId", type_=_STREAM_REPLY.c.streamId.type),
+    bindparam("messageId", type_=_MESSAGES.c.id.type),
+    bindparam("chatId", type_=_MESSAGES.c.chatId.type),
+    bindparam("userId", type_=_USAGE.c.userId.type),
+    bindparam("title", type_=_CHATS.c.title.type),
+)
+
+
+async def save_reply(session: AsyncSession, row: ReplyRow) -> bool:
+    """Save the reply once per turn (False: it was saved already). A producer's save replaces
+    a recovery's (which knew less), and only a producer's adds the turn's usage."""
+    conn = await session.connection()
+    if conn.dialect.name == "postgresql" and row.saved_by == "turn" and not row.continues:
+        values: dict[str, Any] = {**row.usage, "streamId": row.stream_id}
+        values["messageId"] = row.message_id
+        values.update(chatId=row.chat_id, userId=row.user_id, modelId=row.model_id[:200])
+        values.update(parts=row.parts, createdAt=row.created_at, title=row.title)
+        values["inputTokens"] = values["inputTokens"] or 0
+        values["outputTokens"] = values["outputTokens"] or 0
+        if await conn.scalar(_PG_NEW_REPLY, values) == 1:
+            return True  # else: saved before (a recovery's save is replaced below)
+    statements = _REPLY[conn.dialect.name]
+    mark: dict[str, Any] = {"streamId": row.stream_id, "messageId": row.message_id}
+    mark.update(savedBy=row.saved_by, createdAt=row.created_at)
+    marked = await conn.execute(statements["mark"], mark)
+    if marked.rowcount != 1:
+        prior = await conn.scalar(_PRIOR, {"streamId": row.stream_id})
+        if not (prior == "recovery" and row.saved_by == "turn"):
+            return False
+        await conn.execute(_PROMOTE, {"p_stream": row.stream_id, "p_saved_by": row.saved_by})
+    if row.continues:
+        await conn.execute(_PARTS, {"m_id": row.message_id, "m_parts": row.parts})
+    else:
+        message: dict[str, Any] = {"id": row.message_id, "chatId": row.chat_id, "role": "assistant"}
+        message.update(parts=row.parts, attachments=[], createdAt=row.created_at)
+        await conn.execute(statements["message"], message)
+    if row.saved_by == "turn":
+        usage: dict[str, Any] = {
+            "messageId": row.message_id,
+            "chatId": row.chat_id,
+            "userId": row.user_id,
+        }
+        usage.update(row.usage, modelId=row.model_id[:200], createdAt=row.created_at)
+        usage["inputTokens"] = usage["inputTokens"] or 0
+        usage["outputTokens"] = usage["outputTokens"] or 0
+        await conn.execute(statements["usage"], usage)
+    if row.title is not None:
+        await conn.execute(_TITLE, {"t_id": row.chat_id, "t_title": row.title})
+    return True
+
+
 async def set_title(session: AsyncSession, chat_id: uuid.UUID, title: str) -> None:
-    await repository.set_title(session, chat_id, title)
+    conn = await session.connection()
+    await conn.execute(_TITLE, {"t_id": chat_id, "t_title": title})
