@@ -23,7 +23,7 @@ from chatbot_api.chats.models import (
     Stream,
     Vote,
 )
-from chatbot_api.chats.turn.admission import AdmissionAsk
+from chatbot_api.chats.turn.admission import Admission, AdmissionAsk, Admitted
 from chatbot_api.db.types import utcnow
 
 ISO_MS = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$")
@@ -131,3 +131,11 @@ async def count(app: FastAPI, model: Any, *where: Any) -> int:
     """Rows of `model` matching `where`."""
     async with app.state.session_factory() as session:
         return int(await session.scalar(select(func.count()).select_from(model).where(*where)))
+
+
+async def admitted_durably(admission: Admission, request: AdmissionAsk) -> Admitted:
+    """Admit, and wait until the turn's rows are durable (PostgreSQL's function)."""
+    admitted = await admission.admit(request)
+    if admitted.durable is not None:
+        await admitted.durable
+    return admitted

@@ -20,13 +20,12 @@ from chatbot_api.chats.turn.admission import (
     TAKEN,
     Admission,
     AdmissionAsk,
-    Admitted,
 )
 from chatbot_api.cloud.models import CloudThread
 from chatbot_api.core.errors import AppError
 from chatbot_api.db.types import utcnow
 from tests.chats.helpers import admission_ask as ask
-from tests.chats.helpers import count
+from tests.chats.helpers import admitted_durably, count
 from tests.factories import TestUser, make_chat, make_message, make_user
 
 IMPLEMENTATIONS = [
@@ -53,8 +52,8 @@ async def test_a_new_chat_is_created_with_its_message_and_stream(
     user = await make_user(app)
     chat_id = uuid.uuid4()
     request = ask(user, chat_id, visibility="public")
-    admitted = await admission.admit(request)
-    assert admitted == Admitted(new_chat=True, history=[])
+    admitted = await admitted_durably(admission, request)
+    assert (admitted.new_chat, admitted.history, admitted.continuing) == (True, [], None)
     async with app.state.session_factory() as session:
         chat = await session.get(Chat, chat_id)
         message = await session.get(Message, request.message_id)
@@ -78,7 +77,9 @@ async def test_the_users_chat_brings_its_last_messages_oldest_first(
         await make_message(
             app, chat, role=role, text=f"m{index}", created_at=start + timedelta(seconds=index)
         )
-    admitted = await admission.admit(ask(user, chat.id, history_limit=3, visibility="public"))
+    admitted = await admitted_durably(
+        admission, ask(user, chat.id, history_limit=3, visibility="public")
+    )
     assert not admitted.new_chat
     assert [(role, parts[0]["text"]) for _, role, parts, _ in admitted.history] == [
         ("user", "m2"),
@@ -116,7 +117,7 @@ async def test_another_users_cloud_thread_id_cannot_be_taken_as_a_chat(
     error = await refused(admission, ask(squatter, thread_id))
     assert (error.status, error.code) == (403, "forbidden:chat")
     assert await rows_written(app) == (0, 0, 0)
-    admitted = await admission.admit(ask(owner, thread_id))  # its owner's first message
+    admitted = await admitted_durably(admission, ask(owner, thread_id))  # its owner's first message
     assert admitted.new_chat
     assert await count(app, Chat, Chat.id == thread_id, Chat.user_id == owner.id) == 1
 
@@ -127,14 +128,18 @@ async def test_the_daily_limit_counts_every_chat_and_says_when_it_frees_up(
     user = await make_user(app)
     limit = 4
     for index in range(limit):  # two chats: the count spans them
-        await admission.admit(ask(user, uuid.uuid4() if index % 2 else uuid.UUID(int=1)))
+        await admitted_durably(
+            admission, ask(user, uuid.uuid4() if index % 2 else uuid.UUID(int=1))
+        )
     before = await rows_written(app)
     error = await refused(admission, ask(user, uuid.uuid4(), max_per_day=limit))
     assert (error.status, error.code) == (429, "rate_limit:chat")
     retry_after = int(error.headers["Retry-After"])
     assert 24 * 3600 - 60 < retry_after <= 24 * 3600 + 1
     assert await rows_written(app) == before
-    await admission.admit(ask(user, uuid.uuid4(), max_per_day=limit + 1))  # one more allowed
+    await admitted_durably(
+        admission, ask(user, uuid.uuid4(), max_per_day=limit + 1)
+    )  # one more allowed
 
 
 async def test_a_taken_message_id_is_refused_and_nothing_is_written(
@@ -160,7 +165,9 @@ async def test_a_regenerate_replaces_the_message_and_what_followed(
     await make_message(app, chat, role="assistant", created_at=start + timedelta(seconds=2))
     parts = [{"type": "text", "text": "new"}]
     request = ask(user, chat.id, message_id=edited.id, parts=parts, replaces=True, max_per_day=2)
-    admitted = await admission.admit(request)  # at the limit, but the edit frees its place
+    admitted = await admitted_durably(
+        admission, request
+    )  # at the limit, but the edit frees its place
     assert [row[0] for row in admitted.history] == [first.id]
     async with app.state.session_factory() as session:
         stored = list(
@@ -216,7 +223,7 @@ async def test_a_continuation_applies_the_answers_and_adds_no_message(
     chat = await make_chat(app, user)
     question = await make_message(app, chat, text="Weather?")
     reply = await make_message(app, chat, role="assistant", parts=[PENDING])
-    admitted = await admission.admit(continuation(user, chat.id, reply.id))
+    admitted = await admitted_durably(admission, continuation(user, chat.id, reply.id))
     assert admitted.continuing is not None
     assert admitted.continuing["id"] == str(reply.id)
     assert admitted.continuing["parts"][0]["state"] == "approval-responded"
@@ -248,7 +255,7 @@ async def test_simultaneous_messages_never_pass_the_limit(
 
     async def one(index: int) -> int:
         try:
-            await admission.admit(ask(user, uuid.uuid4(), max_per_day=limit))
+            await admitted_durably(admission, ask(user, uuid.uuid4(), max_per_day=limit))
         except AppError as error:
             return error.status
         return 200
@@ -265,7 +272,7 @@ async def test_admissions_leave_no_lock_or_transaction_behind(
     user's lock when it returns (PostgreSQL: counted in this test's own database only)."""
     user, other = await make_user(app), await make_user(app)
     chat = await make_chat(app, user)
-    await admission.admit(ask(user, chat.id))
+    await admitted_durably(admission, ask(user, chat.id))
     await refused(admission, ask(other, chat.id))
     await refused(admission, ask(user, uuid.uuid4(), max_per_day=1))
     if database.backend == "postgresql":

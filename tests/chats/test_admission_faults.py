@@ -16,7 +16,7 @@ from chatbot_api.chats.turn import store
 from chatbot_api.chats.turn.admission import Admission
 from chatbot_api.core.errors import AppError
 from tests.chats.helpers import admission_ask as ask
-from tests.chats.helpers import count
+from tests.chats.helpers import admitted_durably, count
 from tests.conftest import TestDatabase
 from tests.factories import make_user
 
@@ -51,7 +51,7 @@ async def test_a_connection_lost_during_the_admission_is_a_503_and_discarded(
     db: TestDatabase, app: FastAPI, admission: Admission
 ) -> None:
     user = await make_user(app)
-    await admission.admit(ask(user, uuid.uuid4()))
+    await admitted_durably(admission, ask(user, uuid.uuid4()))
     raw = db.url.replace("postgresql+asyncpg", "postgresql")
     blocker = await asyncpg.connect(raw)
     try:
@@ -70,5 +70,5 @@ async def test_a_connection_lost_during_the_admission_is_a_503_and_discarded(
         await blocker.close()
     assert caught.value.status == 503
     assert app.state.engine.pool.checkedout() == 0
-    await admission.admit(ask(user, uuid.uuid4()))
+    await admitted_durably(admission, ask(user, uuid.uuid4()))
     assert await count(app, Message) == 2  # the lost call wrote nothing

@@ -232,9 +232,7 @@ async def test_commit_lost_is_503_with_nothing_live_or_stored(
     """The database connection is lost while the message is being committed (on PostgreSQL
     the admission is one statement): 503, no reply is live or stored."""
     from sqlalchemy.exc import OperationalError
-    from sqlalchemy.ext.asyncio import AsyncSession
-
-    from chatbot_api.chats.turn.admission_pg import PgAdmission
+    from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
     async def lost_statement(*args: Any, **kwargs: Any) -> Any:
         raise ConnectionResetError("connection lost")
@@ -245,7 +243,7 @@ async def test_commit_lost_is_503_with_nothing_live_or_stored(
     user = await make_user(app)
     chat = await make_chat(app, user)
     if db.backend == "postgresql":
-        monkeypatch.setattr(PgAdmission, "_call", lost_statement)
+        monkeypatch.setattr(AsyncConnection, "get_raw_connection", lost_statement)
     else:
         monkeypatch.setattr(AsyncSession, "commit", lost_commit)
     response, _ = await send(client, user, chat_body(chat_id=chat.id))

@@ -4,6 +4,7 @@ PostgreSQL one-round-trip one, which keeps to the same rules."""
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
@@ -58,12 +59,15 @@ class AdmissionAsk:
 
 @dataclass(frozen=True, slots=True)
 class Admitted:
-    """An admitted turn: its stored context (oldest first, the new message not included) and
-    the stored assistant message it continues, with the client's answers applied."""
+    """An admitted turn: its stored context (oldest first, the new message not included), the
+    stored assistant message it continues (the client's answers applied), and `durable`: when
+    set, the turn's rows are committed but durable only once it resolves (it raises if they
+    could not be made so); the turn shows nothing of its reply before."""
 
     new_chat: bool
     history: list[HistoryRow]
     continuing: dict[str, Any] | None = None
+    durable: asyncio.Future[None] | None = None
 
 
 def refuse(facts: AdmissionFacts, ask: AdmissionAsk) -> AppError | None:

@@ -49,6 +49,7 @@ class TurnPlan:
     temperature: float | None
     max_output_tokens: int
     usage_metadata: bool  # `finish` carries {modelId, usage} (assistant-ui's usage display)
+    durable: asyncio.Future[None] | None = None  # see `Admitted.durable`
 
     def recovery_meta(self) -> bytes:
         """What another worker needs to end and save the turn should this worker die."""
@@ -101,13 +102,20 @@ class Turn:
                 settings=settings,
             ),
         )
+        self.runner.gate = plan.durable
         self._steps: asyncio.Task[Outcome] | None = None
         self._why: str | None = None  # "stop" or "shutdown", once interrupted
         self._title: asyncio.Task[str | None] | None = None
         self._ended = False
 
     def start(self) -> None:
+        """Start the reply: its `start` chunk, its steps (a task of their own, so that an
+        interrupt cancels them alone) and the turn's task, which ends and saves it."""
         self.deps.stream_log.on_stop(self.stream_key, functools.partial(self.interrupt, "stop"))
+        self.writer.start(str(self.plan.reply_id))
+        if self.plan.title_parts is not None:
+            self.runner.on_first_out = self._start_title
+        self._steps = asyncio.create_task(self.runner.run(), name="turn-steps")
         self.deps.turns.start(self, self.run(), name=f"turn-{self.stream_key}")
 
     def interrupt(self, why: str) -> None:
@@ -122,12 +130,12 @@ class Turn:
     async def run(self) -> None:
         """The whole turn; its log always ends, balanced, with `[DONE]`."""
         try:
-            self.writer.start(str(self.plan.reply_id))
-            if self.plan.title_parts is not None:
-                self.runner.on_first_out = self._start_title
             outcome = await self._run_steps()
             title = await self._title_for_save()
-            await self._save(title)
+            if await self._message_durable():
+                await self._save(title)
+            else:
+                outcome = Outcome("error", FAILED)
             self._end(outcome)
         except Exception:
             log.exception("turn crashed", chat_id=str(self.plan.chat_id))
@@ -137,20 +145,32 @@ class Turn:
             await self.deps.stream_log.close(self.stream_key)
 
     async def _run_steps(self) -> Outcome:
-        """The steps in a task of their own, so that an interrupt cancels them alone."""
-        if self._why is None:
-            steps = self._steps = asyncio.create_task(self.runner.run(), name="turn-steps")
-            try:
-                await asyncio.wait({steps})
-            finally:
-                steps.cancel()
-            if not steps.cancelled():
-                return steps.result()
+        """The steps' outcome, or the interrupt's."""
+        steps = self._steps
+        assert steps is not None, "started"
+        try:
+            await asyncio.wait({steps})
+        finally:
+            steps.cancel()
+        if not steps.cancelled():
+            return steps.result()
         if self._why == "shutdown":
             self.runner.close_open(SHUTDOWN_TEXT)
             return Outcome("error", SHUTDOWN_TEXT)
         self.runner.close_open(STOPPED_TOOL)
         return Outcome("stop")
+
+    async def _message_durable(self) -> bool:
+        """Whether the turn's message is durable (PostgreSQL: its stream row is committed);
+        if it could not be made so, nothing of the reply is saved."""
+        if self.plan.durable is None:
+            return True
+        try:
+            await self.plan.durable
+        except Exception as exc:
+            log.warning("the message could not be made durable", error=repr(exc))
+            return False
+        return True
 
     def _end(self, outcome: Outcome) -> None:
         self._ended = True

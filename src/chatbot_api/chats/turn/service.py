@@ -3,6 +3,7 @@ admission, the plan; and resuming and stopping a chat's live reply."""
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from urllib.parse import urlsplit
 
@@ -46,6 +47,7 @@ async def start_turn(
         log.exception("opening the stream log failed", stream_id=turn.stream_key)
         raise AppError(NOT_STARTED, code="offline:chat") from exc
     turn.start()
+    await asyncio.sleep(0)  # the model request goes out before the response starts
     return turn.stream_key
 
 
@@ -168,6 +170,7 @@ def plan(
         temperature=request.temperature,
         max_output_tokens=max_tokens,
         usage_metadata=request.shape != "chatbot",
+        durable=admitted.durable,
     )
 
 

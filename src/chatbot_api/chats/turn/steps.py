@@ -97,6 +97,9 @@ class StepRunner:
         self._idle_expired = False
         self._idle_timer: asyncio.TimerHandle | None = None
         self._first_out = False
+        # Resolves once the turn's message is durable: the model's first event waits for it
+        # (its request already went out), so nothing of the reply comes before.
+        self.gate: asyncio.Future[None] | None = None
         self.on_first_out: Callable[[], None] | None = None  # once, after the first token
 
     async def run(self) -> Outcome:
@@ -171,6 +174,9 @@ class StepRunner:
         calls: list[_Call] = []
         async for event in self.config.provider.stream(request):
             self._last_event = loop.time()
+            if self.gate is not None:
+                gate, self.gate = self.gate, None
+                await gate
             if isinstance(event, TextDelta):
                 block = self._block
                 if block is None or block[0] != "t":

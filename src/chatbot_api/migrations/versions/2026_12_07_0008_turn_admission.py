@@ -5,9 +5,13 @@ advisory lock it reads the facts the admission rules depend on (chats/turn/admis
 `refuse`): who owns the conversation (its chat, else the assistant-cloud thread with that
 id), how many messages the user sent in the window and the oldest of them, which message
 already has the new id, and the chat's recent history. Only when those facts admit the
-message does it insert the chat (when new), the message and the turn's "Stream" row. Called as
-a statement of its own, its implicit transaction has committed, and released the lock, when
-the rows come back.
+message does it insert the chat (when new) and the message. Called as a statement of its own,
+its implicit transaction has committed, and released the lock, when the rows come back; that
+commit does not wait for the WAL flush (`synchronous_commit` off for its own transaction
+only). The turn's "Stream" row follows as a plain INSERT on the same connection, whose
+commit does wait, and a flush covers all the WAL before it: the message is durable once that
+INSERT returns, while the model request is already on its way (the turn shows nothing of
+its reply until then).
 
 Why a function: the lock must come before the facts' snapshot. In READ COMMITTED every
 statement of a volatile PL/pgSQL function takes a fresh snapshot, so the statement after
@@ -43,7 +47,7 @@ _ADMIT_TURN = """
 CREATE FUNCTION chatbot_api_admit_turn(
     lock_namespace integer, lock_key integer, p_chat_id uuid, p_user_id uuid,
     p_message_id uuid, p_since timestamp, p_max_per_day integer, p_at timestamp,
-    p_title text, p_visibility varchar, p_parts json, p_stream_id uuid, p_history_limit integer
+    p_title text, p_visibility varchar, p_parts json, p_history_limit integer
 )
 RETURNS TABLE (
     kind integer, owner uuid, chat_exists boolean, sent bigint, oldest timestamp,
@@ -55,6 +59,7 @@ SET plan_cache_mode = force_generic_plan
 AS $fn$
 BEGIN
     PERFORM pg_advisory_xact_lock(lock_namespace, lock_key);
+    PERFORM set_config('synchronous_commit', 'off', true);
     RETURN QUERY
     WITH facts AS (
         SELECT
@@ -80,9 +85,6 @@ BEGIN
     ), new_message AS (
         INSERT INTO "Message_v2" (id, "chatId", role, parts, attachments, "createdAt")
         SELECT p_message_id, p_chat_id, 'user', p_parts, '[]', p_at FROM admitted
-    ), new_stream AS (
-        INSERT INTO "Stream" (id, "chatId", "createdAt")
-        SELECT p_stream_id, p_chat_id, p_at FROM admitted
     )
     SELECT 0, coalesce(f.f_chat_owner, f.f_thread_owner), f.f_chat_owner IS NOT NULL,
            f.f_sent, f.f_oldest, f.f_taken_chat, f.f_taken_role,
@@ -101,7 +103,7 @@ $fn$
 """
 _DROP_ADMIT_TURN = (
     "DROP FUNCTION IF EXISTS chatbot_api_admit_turn(integer, integer, uuid, uuid, uuid, "
-    "timestamp, integer, timestamp, text, varchar, json, uuid, integer)"
+    "timestamp, integer, timestamp, text, varchar, json, integer)"
 )
 _DROP_0_1 = (
     "DROP FUNCTION IF EXISTS chatbot_api_admit_message(integer, integer, uuid, uuid, uuid, "
