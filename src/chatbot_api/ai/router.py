@@ -3,19 +3,15 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, Request
-from pydantic import BaseModel, ConfigDict, Field
-from pydantic.alias_generators import to_camel
+from pydantic import Field
 
 from chatbot_api.ai.registry import ModelRegistry
+from chatbot_api.core.schemas import CamelModel
 
 router = APIRouter(tags=["models"])
 
 
-class _CamelModel(BaseModel):
-    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True)
-
-
-class ModelOut(_CamelModel):
+class ModelOut(CamelModel):
     id: str = Field(examples=["google/gemini-2.5-flash-lite"])
     name: str = Field(examples=["Gemini 2.5 Flash Lite"])
     description: str
@@ -24,7 +20,7 @@ class ModelOut(_CamelModel):
     demo: bool = Field(description="Answered by the offline demo model (no provider configured)")
 
 
-class ModelsOut(_CamelModel):
+class ModelsOut(CamelModel):
     default_chat_model: str = Field(examples=["google/gemini-2.5-flash-lite"])
     demo: bool = Field(description="No model provider is configured: every reply is a demo")
     models: list[ModelOut]

@@ -8,12 +8,12 @@ from datetime import datetime
 from typing import Annotated, Any, Literal
 
 import orjson
-from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, WithJsonSchema
+from pydantic import ConfigDict, Field, PlainSerializer, WithJsonSchema
 from pydantic.alias_generators import to_camel
 
 from chatbot_api.chats.models import Chat
 from chatbot_api.chats.repository import MessageText
-from chatbot_api.core.schemas import ErrorEnvelope
+from chatbot_api.core.schemas import CamelModel, ErrorEnvelope
 from chatbot_api.db.types import iso_ms
 
 Visibility = Literal["public", "private"]
@@ -24,10 +24,6 @@ IsoMs = Annotated[
     Field(json_schema_extra={"format": "date-time", "example": "2026-01-15T16:06:42.123Z"}),
 ]
 """A timestamp serialized as `YYYY-MM-DDTHH:MM:SS.sssZ` (JavaScript's `toISOString()`)."""
-
-
-class CamelModel(BaseModel):
-    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, from_attributes=True)
 
 
 _STATUS_TEXT = {

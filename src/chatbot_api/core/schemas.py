@@ -1,8 +1,15 @@
-"""Wire models shared by every domain: the error envelopes."""
+"""Wire models shared by every domain: the camelCase base model and the error envelopes."""
 
 from __future__ import annotations
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
+from pydantic.alias_generators import to_camel
+
+
+class CamelModel(BaseModel):
+    """A wire model whose JSON keys are camelCase (as the Next.js routes speak)."""
+
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, from_attributes=True)
 
 
 class ErrorEnvelope(BaseModel):
