@@ -12,7 +12,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from fastapi import FastAPI
-from sqlalchemy import event, func, select
+from sqlalchemy import event, func, select, text
 
 from chatbot_api.chats.models import (
     Chat,
@@ -139,3 +139,21 @@ async def admitted_durably(admission: Admission, request: AdmissionAsk) -> Admit
     if admitted.durable is not None:
         await admitted.durable
     return admitted
+
+
+async def pg_locks_and_idle_transactions(app: FastAPI) -> tuple[int, int]:
+    """Advisory locks held and sessions idle in a transaction, in the app's own database."""
+    async with app.state.engine.connect() as conn:
+        locks = await conn.scalar(
+            text(
+                "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND database = "
+                "(SELECT oid FROM pg_database WHERE datname = current_database())"
+            )
+        )
+        idle = await conn.scalar(
+            text(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                "AND state LIKE 'idle in transaction%'"
+            )
+        )
+    return int(locks), int(idle)

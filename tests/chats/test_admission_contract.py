@@ -25,7 +25,7 @@ from chatbot_api.cloud.models import CloudThread
 from chatbot_api.core.errors import AppError
 from chatbot_api.db.types import utcnow
 from tests.chats.helpers import admission_ask as ask
-from tests.chats.helpers import admitted_durably, count
+from tests.chats.helpers import admitted_durably, count, pg_locks_and_idle_transactions
 from tests.factories import TestUser, make_chat, make_message, make_user
 
 IMPLEMENTATIONS = [
@@ -281,21 +281,3 @@ async def test_admissions_leave_no_lock_or_transaction_behind(
         async with app.state.session_factory() as session:  # the write lock is free
             await session.execute(text("BEGIN IMMEDIATE"))
             await session.rollback()
-
-
-async def pg_locks_and_idle_transactions(app: FastAPI) -> tuple[int, int]:
-    """Advisory locks held and sessions idle in a transaction, in the app's own database."""
-    async with app.state.engine.connect() as conn:
-        locks = await conn.scalar(
-            text(
-                "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND database = "
-                "(SELECT oid FROM pg_database WHERE datname = current_database())"
-            )
-        )
-        idle = await conn.scalar(
-            text(
-                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
-                "AND state LIKE 'idle in transaction%'"
-            )
-        )
-    return int(locks), int(idle)

@@ -16,7 +16,7 @@ from chatbot_api.chats.models import Chat, Message, SentMessage
 from chatbot_api.core.config import Settings
 from chatbot_api.db.types import utcnow
 from tests.chats.conftest import chat_body, live_server, send, turn_overrides
-from tests.chats.helpers import count_rows
+from tests.chats.helpers import count_rows, pg_locks_and_idle_transactions
 from tests.factories import make_chat, make_message, make_user
 
 
@@ -169,26 +169,6 @@ async def test_post_chat_simultaneous_requests_accept_exactly_the_limit(
     assert await count_rows(app, Message, role="user") == limit
 
 
-async def _locks_and_open_transactions(app: FastAPI) -> tuple[int, int]:
-    """Advisory locks held and sessions idle in a transaction, on the app's database."""
-    from sqlalchemy import text
-
-    async with app.state.engine.connect() as conn:
-        locks = await conn.scalar(
-            text(
-                "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND database = "
-                "(SELECT oid FROM pg_database WHERE datname = current_database())"
-            )
-        )
-        idle = await conn.scalar(
-            text(
-                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
-                "AND state LIKE 'idle in transaction%'"
-            )
-        )
-    return int(locks), int(idle)
-
-
 async def test_post_chat_refusals_release_the_lock_and_the_transaction(
     db: Any, app: FastAPI, client: httpx.AsyncClient
 ) -> None:
@@ -207,7 +187,7 @@ async def test_post_chat_refusals_release_the_lock_and_the_transaction(
     response, _ = await send(client, user, body)
     assert response.status_code == 400
     if db.backend == "postgresql":
-        assert await _locks_and_open_transactions(app) == (0, 0)
+        assert await pg_locks_and_idle_transactions(app) == (0, 0)
 
     response, chunks = await asyncio.wait_for(send(client, user, chat_body(chat_id=mine.id)), 10)
     assert response.status_code == 200
@@ -216,5 +196,5 @@ async def test_post_chat_refusals_release_the_lock_and_the_transaction(
     response, _ = await send(client, user, chat_body(chat_id=mine.id))
     assert response.status_code == 429
     if db.backend == "postgresql":
-        assert await _locks_and_open_transactions(app) == (0, 0)
+        assert await pg_locks_and_idle_transactions(app) == (0, 0)
     assert await count_rows(app, Message, role="user") == 3
