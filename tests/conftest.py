@@ -61,7 +61,7 @@ class TestDatabase:
 
 
 async def _create_pg_database(name: str) -> str:
-    import asyncpg
+    import asyncpg  # type: ignore[import-untyped]
 
     try:
         conn = await asyncpg.connect(PG_ADMIN_URL, timeout=5)
@@ -183,7 +183,7 @@ async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
 
 
 @pytest.fixture(scope="session")
-def clients_dir() -> Iterator[Path]:
+def clients_dir() -> Path:
     """tests/clients with its node_modules installed (`npm ci`), or skip/fail."""
     import shutil
     import subprocess

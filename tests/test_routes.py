@@ -39,7 +39,7 @@ def test_endpoints_and_dependencies_are_all_async(app: FastAPI) -> None:
     routes = list(_api_routes(app.routes))
     assert len(routes) > 40
     threaded = sorted(
-        f"{sorted(route.methods)} {route.path}: {getattr(call, '__qualname__', call)!s}"
+        f"{sorted(route.methods or ())} {route.path}: {getattr(call, '__qualname__', call)!s}"
         for route in routes
         for call in (route.endpoint, *_calls(route.dependant))
         if not _runs_on_the_loop(call)

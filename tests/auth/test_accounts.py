@@ -12,7 +12,7 @@ from fastapi import FastAPI
 from sqlalchemy import func, select
 
 from chatbot_api.auth.models import User
-from chatbot_api.core.security import verify_password
+from chatbot_api.core.security import DUMMY_PASSWORD_HASH, verify_password
 from tests.factories import make_user
 
 pytestmark = pytest.mark.usefixtures("db")
@@ -205,5 +205,5 @@ async def test_login_unknown_email_still_runs_bcrypt_off_the_event_loop(
         "/api/auth/login", json={"email": "ghost@example.com", "password": "whatever-1"}
     )
     assert response.status_code == 401
-    assert [hashed for hashed, _ in calls] == [service.DUMMY_PASSWORD_HASH]
+    assert [hashed for hashed, _ in calls] == [DUMMY_PASSWORD_HASH]
     assert calls[0][1] != threading.get_ident()

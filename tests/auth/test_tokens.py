@@ -17,6 +17,7 @@ from fastapi import FastAPI
 
 from chatbot_api.core.config import Settings
 from chatbot_api.core.security import create_access_token
+from chatbot_api.db.types import utcnow
 from tests.auth.workers import running
 from tests.conftest import TEST_SECRET
 from tests.factories import make_user
@@ -96,7 +97,7 @@ async def test_refresh_expired_token_is_401(
     from chatbot_api.auth import service
 
     first = await _signed_up(client)
-    later = service.utcnow() + timedelta(days=31)
+    later = utcnow() + timedelta(days=31)
     monkeypatch.setattr(service, "utcnow", lambda: later)
     assert (await _refresh(client, first["refresh_token"])).status_code == 401
 

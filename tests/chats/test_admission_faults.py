@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 
-import asyncpg
+import asyncpg  # type: ignore[import-untyped]
 import pytest
 from fastapi import FastAPI
 from sqlalchemy import text

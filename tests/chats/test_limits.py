@@ -10,7 +10,7 @@ from typing import Any
 import httpx
 import pytest
 from fastapi import FastAPI
-from sqlalchemy import insert, select
+from sqlalchemy import delete, insert, select
 
 from chatbot_api.chats.models import Chat, Message, SentMessage
 from chatbot_api.core.config import Settings
@@ -133,7 +133,7 @@ async def test_sent_messages_follow_every_writers_user_messages(db: Any, app: Fa
     assert await _sent_rows(app) == [(not_mine, other.id), (kept, user.id), (fresh, user.id)]
 
     async with app.state.engine.begin() as conn:
-        await conn.execute(Message.__table__.delete().where(Message.chat_id == chat.id))
+        await conn.execute(delete(Message).where(Message.chat_id == chat.id))
     assert await _sent_rows(app) == [(not_mine, other.id)]
 
 

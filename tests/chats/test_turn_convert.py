@@ -71,7 +71,7 @@ def test_convert_keeps_images_and_drops_reasoning_and_system() -> None:
 
 
 def test_convert_understands_dynamic_tool_parts() -> None:
-    part = {"type": "dynamic-tool", "toolName": "search", "toolCallId": "d1"}
+    part: dict[str, object] = {"type": "dynamic-tool", "toolName": "search", "toolCallId": "d1"}
     part.update(state="output-error", input={"q": "x"}, errorText="boom")
     messages = to_model_messages([{"role": "assistant", "parts": [part]}])
     assert messages[1].content == [ToolResultPart("d1", "search", "boom", is_error=True)]

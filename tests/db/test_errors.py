@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import socket
 
-import asyncpg
+import asyncpg  # type: ignore[import-untyped]
 import pytest
 from sqlalchemy import exc as sa
 

@@ -22,6 +22,7 @@ from chatbot_api.auth.models import User
 from chatbot_api.chats.models import Chat, Message, SentMessage
 from chatbot_api.chats.turn import store
 from chatbot_api.db import migrate
+from chatbot_api.db.engine import create_engine
 from chatbot_api.db.models import Base
 from chatbot_api.db.types import utcnow
 from tests.db.pg import PgDatabase
@@ -137,7 +138,7 @@ def test_concurrent_startups_on_one_sqlite_file_create_schema_once(tmp_path: Pat
 async def test_upgrade_unknown_revision_refuses_with_newer_release_hint(tmp_path: Path) -> None:
     url = f"sqlite+aiosqlite:///{tmp_path / 'chatbot.db'}"
     await migrate.upgrade(url, echo=lambda _: None)
-    engine = migrate.create_engine(url)
+    engine = create_engine(url)
     async with engine.begin() as conn:
         await conn.execute(text("UPDATE alembic_version SET version_num = '0099_from_future'"))
     await engine.dispose()
@@ -158,7 +159,7 @@ async def test_upgrade_unreachable_database_fails_with_clear_message() -> None:
 
 
 async def _alembic(url: str, action: str, revision: str) -> None:
-    engine = migrate.create_engine(url)
+    engine = create_engine(url)
 
     def run(connection: Connection) -> None:
         config = migrate.alembic_config()
@@ -181,7 +182,7 @@ async def _sent_message_backfill_and_downgrade(url: str) -> None:
     now = utcnow()
     ages = {"user": [timedelta(hours=2), timedelta(hours=30)], "assistant": [timedelta(hours=1)]}
     recent = uuid.uuid4()
-    engine = migrate.create_engine(url)
+    engine = create_engine(url)
     try:
         async with engine.begin() as conn:
             await conn.execute(insert(User).values(id=user_id, email="a@b.c"))

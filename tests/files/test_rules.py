@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -73,7 +74,7 @@ def test_is_safe_pathname_rejects_names_we_never_generate() -> None:
 
 def test_create_storage_picks_backend_from_configuration(tmp_path: Path) -> None:
     http = httpx.AsyncClient()
-    base = {"data_dir": tmp_path, "environment": "test"}
+    base: dict[str, Any] = {"data_dir": tmp_path, "environment": "test"}
 
     local = create_storage(Settings(**base), http)
     s3 = create_storage(Settings(**base, s3_bucket="b"), http)
@@ -109,7 +110,7 @@ def test_create_storage_without_required_settings_refuses_to_start(
     ],
 )
 def test_s3_public_url_follows_configuration(
-    tmp_path: Path, overrides: dict[str, object], url: str
+    tmp_path: Path, overrides: dict[str, Any], url: str
 ) -> None:
     settings = Settings(data_dir=tmp_path, s3_region="eu-west-1", s3_bucket="bkt", **overrides)
 

@@ -9,7 +9,6 @@ from typing import Any
 
 import httpx
 import pytest
-from fastapi.telemetry import _asgi
 from opentelemetry import trace
 from opentelemetry.trace import INVALID_SPAN_CONTEXT, NonRecordingSpan, Span
 
@@ -49,7 +48,7 @@ def provider(monkeypatch: pytest.MonkeyPatch) -> _Provider:
         recording.asked += 1
         return recording
 
-    monkeypatch.setattr(_asgi.trace, "get_tracer_provider", configured)
+    monkeypatch.setattr(trace, "get_tracer_provider", configured)
     return recording
 
 

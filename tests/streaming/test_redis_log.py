@@ -9,6 +9,7 @@ import functools
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
+from typing import cast
 
 import orjson
 import pytest
@@ -16,7 +17,7 @@ from redis.asyncio import Redis
 from redis.exceptions import ConnectionError as RedisConnectionError
 
 from chatbot_api.streaming.log import Recovery
-from chatbot_api.streaming.redis_log import LAPSE_MS, TICK_SECONDS, RedisStreamLog
+from chatbot_api.streaming.redis_log import LAPSE_MS, TICK_SECONDS, Entries, RedisStreamLog
 from chatbot_api.streaming.replay import cut_short_ending, replay
 from chatbot_api.streaming.writer import UIMessageWriter
 from tests.streaming.conftest import assemble, split_events
@@ -118,7 +119,7 @@ async def test_a_log_and_its_events_reach_redis_in_one_write(workers: Workers) -
     for event in sent:
         a.append("s1", event)
     await asyncio.sleep(0.05)
-    entries = await inspect.xrange(f"{prefix}stream:s1")
+    entries = cast(Entries, await inspect.xrange(f"{prefix}stream:s1"))
     assert entries[0][1] == {b"open": META, b"chat": b"chat-1"}
     assert len(entries) == 2  # the open entry + one entry for the whole flush
     assert split_events([fields[b"e"] for _, fields in entries[1:]]) == sent
