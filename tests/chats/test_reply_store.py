@@ -9,7 +9,7 @@ from typing import Any
 from fastapi import FastAPI
 from sqlalchemy import insert
 
-from chatbot_api.chats.models import Message, MessageUsage, Stream, StreamReply
+from chatbot_api.chats.models import Chat, Message, MessageUsage, Stream, StreamReply
 from chatbot_api.chats.turn import store
 from chatbot_api.db.types import utcnow
 from tests.chats.helpers import count
@@ -73,7 +73,9 @@ async def test_a_reply_saved_twice_is_written_once_with_its_usage_and_title(
     assert await count(app, Message, Message.role == "assistant") == 1
     assert await _usage(app, row.message_id) == (3, 5, 1)
     async with app.state.session_factory() as session:
-        assert (await session.get(type(chat), chat.id)).title == "A title"  # type: ignore[union-attr]
+        stored = await session.get(Chat, chat.id)
+    assert stored is not None
+    assert stored.title == "A title"
 
 
 async def test_the_producers_save_replaces_a_recoverys_and_adds_the_usage(
