@@ -226,9 +226,7 @@ class RedisStreamLog:
             grouped: dict[str, list[bytes]] = {}
             for stream_id, event in batch:
                 grouped.setdefault(stream_id, []).append(event)
-            keys = []
-            for stream_id in grouped:
-                keys += [self._stream_key(stream_id), self._ended_key(stream_id)]
+            keys = [self._stream_key(stream_id) for stream_id in grouped]
             events = [b"".join(parts) for parts in grouped.values()]
             await self._scripts["append"](keys=keys, args=events, client=pipe)
 
