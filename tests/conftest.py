@@ -151,6 +151,7 @@ def make_settings(db: TestDatabase, tmp_path: Path, **overrides: Any) -> Setting
         "redis_key_prefix": f"test:{uuid.uuid4().hex[:8]}:",
         "log_level": "WARNING",
         "demo_model_word_delay_ms": 0,  # the demo model streams at full speed in tests
+        "llm_retry_base_seconds": 0.01,  # retries before the first token, without the wait
     }
     values.update(overrides)
     return Settings(**values)

@@ -138,3 +138,52 @@ def _wait_ready(base: str, proc: subprocess.Popen[str]) -> httpx.Response:
             pass
         time.sleep(0.2)
     pytest.fail("serve did not become ready within 30 s")
+
+
+def test_models_check_names_the_mistake_in_one_line_and_exits_2(tmp_path: Path) -> None:
+    path = tmp_path / "models.yaml"
+    path.write_text("models:\n  - id: house\n    provider: openai\n    tols: false\n")
+    result = run_cli(tmp_path, "models", "check", str(path))
+    assert result.returncode == 2
+    assert (
+        result.stderr == f"Error: CHAT_MODELS_FILE {path}: models[0] (house).tols: unknown field\n"
+    )
+
+
+def test_models_check_accepts_a_valid_file(tmp_path: Path) -> None:
+    path = tmp_path / "models.yaml"
+    path.write_text("models:\n  - id: house\n    provider: openai\n    model: gpt-4o\n")
+    result = run_cli(tmp_path, "models", "check", str(path), OPENAI_API_KEY="sk-test")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == f"{path}: OK (1 models, 0 providers)\n"
+
+
+def test_models_list_prints_who_answers_each_id(tmp_path: Path) -> None:
+    result = run_cli(tmp_path, "models", "list", OPENAI_API_KEY="sk-test")
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[0].split() == [
+        "ID",
+        "PROVIDER",
+        "UPSTREAM",
+        "MODEL",
+        "FALLBACKS",
+        "USERS",
+        "LISTED",
+    ]
+    rows = {line.split()[0]: line.split()[1:3] for line in lines[1:]}
+    assert rows["openai/gpt-5.2"] == ["openai", "gpt-5.2"]
+    assert rows["google/gemini-2.5-flash-lite"] == ["openai", "gpt-4.1-mini"]
+    assert all(provider == "openai" for provider, _ in rows.values())
+
+
+def test_serve_with_a_bad_models_file_exits_2_before_migrating(tmp_path: Path) -> None:
+    path = tmp_path / "models.json"
+    path.write_text('{"models": [{"id": "a",}]}')
+    result = run_cli(tmp_path, "serve", CHAT_MODELS_FILE=str(path))
+    assert result.returncode == 2
+    assert result.stderr.count("\n") == 1
+    assert "invalid JSON" in result.stderr
+    assert str(path) in result.stderr
+    assert "migrat" not in result.stdout.lower()
+    assert not (tmp_path / "data").exists()  # the SQLite database was never created

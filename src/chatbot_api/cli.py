@@ -1,4 +1,4 @@
-"""The `chatbot-api` command: `serve`, and `db upgrade|current|adopt`."""
+"""The `chatbot-api` command: `serve`, `db upgrade|current|adopt`, `models list|check`."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from typing import Annotated, Any, NoReturn, TypeVar
 import typer
 from pydantic import AliasChoices, ValidationError
 
+from chatbot_api.ai.model_catalog import ModelsConfig, models_config
 from chatbot_api.core.config import ConfigError, Settings
 from chatbot_api.db import migrate
 
@@ -30,6 +31,10 @@ db_app = typer.Typer(
     no_args_is_help=True,
 )
 app.add_typer(db_app, name="db")
+models_app = typer.Typer(
+    help="The chat models: who answers each id; check a models file.", no_args_is_help=True
+)
+app.add_typer(models_app, name="models")
 
 
 def _fail(message: str, code: int = EXIT_FAILURE) -> NoReturn:
@@ -93,6 +98,7 @@ def serve(
     import uvicorn
 
     settings = load_settings()
+    _models_config(settings)  # a models mistake stops here, before any migration
     if migrate_first:
         _run(migrate.migrate_on_startup(settings.database_url, echo=typer.echo))
     else:
@@ -156,6 +162,64 @@ def db_current() -> None:
         typer.echo("Current revision: none; run `chatbot-api db adopt` to adopt it")
     else:
         _fail("chatbot-api cannot use this database as it is (see above)")
+
+
+def _models_config(settings: Settings) -> ModelsConfig:
+    try:
+        return models_config(settings)
+    except ConfigError as exc:
+        _fail(str(exc), EXIT_CONFIG)
+
+
+@models_app.command("list")
+def models_list() -> None:
+    """Print every model id with the provider and upstream model that answer it (servers'
+    model lists are read first)."""
+    settings = load_settings()
+    config = _models_config(settings)
+    rows = asyncio.run(_resolved_table(settings, config))
+    header = ("ID", "PROVIDER", "UPSTREAM MODEL", "FALLBACKS", "USERS", "LISTED")
+    table = [header] + [
+        (
+            row["id"],
+            row["provider"] or "(none yet)",
+            row["upstream"] or "-",
+            ",".join(row["fallbacks"]) or "-",
+            ",".join(row["user_types"] or ["all"]),
+            "yes" if row["listed"] else "no",
+        )
+        for row in rows
+    ]
+    widths = [max(len(line[i]) for line in table) for i in range(len(header))]
+    for line in table:
+        typer.echo(
+            "  ".join(cell.ljust(width) for cell, width in zip(line, widths, strict=True)).rstrip()
+        )
+
+
+async def _resolved_table(settings: Settings, config: ModelsConfig) -> list[dict[str, Any]]:
+    from chatbot_api.ai.providers.http import create_llm_session
+    from chatbot_api.ai.registry import build_registry
+
+    async with create_llm_session() as http:
+        registry = build_registry(settings, http, config)
+        if registry.discovers:
+            typer.echo("Reading the OpenAI-compatible servers' model lists…", err=True)
+            await registry.refresh()
+        return registry.table()
+
+
+@models_app.command("check")
+def models_check(
+    path: Annotated[Path, typer.Argument(help="The models file (YAML or JSON).")],
+) -> None:
+    """Validate a models file against these settings, without starting anything."""
+    settings = load_settings()
+    config = _models_config(settings.model_copy(update={"chat_models_file": path}))
+    file = config.file
+    count = len(file.models) if file is not None else 0
+    servers = len(file.providers) if file is not None else 0
+    typer.echo(f"{path}: OK ({count} models, {servers} providers)")
 
 
 def main() -> None:

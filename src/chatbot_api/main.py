@@ -78,7 +78,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.http = http
         app.state.storage = create_storage(settings, http)
         llm_http = create_llm_session()  # LLM streams: their own client (aiohttp)
-        app.state.models = build_registry(settings, llm_http)
+        models = app.state.models = build_registry(settings, llm_http)
+        refresher: asyncio.Task[None] | None = None
+        if models.discovers:  # the servers' model lists, before the first request
+            await models.refresh()
+            if settings.openai_compatible_refresh_seconds > 0:
+                refresher = asyncio.create_task(
+                    models.keep_refreshed(settings.openai_compatible_refresh_seconds)
+                )
+        models.log_table()
         turns = await start_turns(
             settings, engine, app.state.session_factory, app.state.models, redis, redis_health, http
         )
@@ -111,7 +119,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             # signal's drain there are none left.
             await drain(asyncio.Event())
             await turns.aclose()
-            await app.state.models.aclose()
+            if refresher is not None:
+                refresher.cancel()
+            await models.aclose()
             await llm_http.close()
             if revoked is not None:
                 await revoked.aclose()

@@ -33,6 +33,10 @@ async def test_list_models_offers_the_frontend_ids_answered_by_the_demo(
         "provider": "anthropic",
         "reasoning": False,
         "demo": True,
+        "answeredBy": "demo",
+        "upstreamModel": "chat-model",
+        "fallbacks": [],
+        "userTypes": None,
     }
 
 

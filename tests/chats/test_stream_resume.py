@@ -180,7 +180,9 @@ async def test_first_token_is_not_held_back_by_a_slow_title(
     application = create_app(settings)
     with serve_in_thread(application) as server:
         registry = application.state.models
-        title = dataclasses.replace(registry.title_model(), provider=SlowTitle(1.0))
+        resolved = registry.title_model()
+        slow = dataclasses.replace(resolved.targets[0], provider=SlowTitle(1.0))
+        title = dataclasses.replace(resolved, targets=(slow,))
         registry.title_model = lambda: title
         began = time.monotonic()
         async with http_client.stream(

@@ -173,13 +173,29 @@ ModelEvent = TextDelta | ReasoningDelta | ToolCallStart | ToolCallDelta | ToolCa
 
 class ProviderError(Exception):
     """A provider failed. `public_message` is short and safe to show a user (never the
-    provider's raw body); the full detail goes to the logs only."""
+    provider's raw body); the full detail goes to the logs only; `retryable` says whether a
+    retry or a fallback model may succeed where this failed."""
 
-    def __init__(self, public_message: str, *, detail: str = "", status: int | None = None) -> None:
+    def __init__(
+        self,
+        public_message: str,
+        *,
+        detail: str = "",
+        status: int | None = None,
+        retryable: bool | None = None,
+        retry_after: float | None = None,
+    ) -> None:
         super().__init__(detail or public_message)
         self.public_message = public_message
         self.detail = detail
         self.status = status
+        # Worth another try before the first token: no connection, 408, 429 or a 5xx.
+        self.retryable = retryable if retryable is not None else is_retryable_status(status)
+        self.retry_after = retry_after  # seconds, from the provider's Retry-After
+
+
+def is_retryable_status(status: int | None) -> bool:
+    return status is not None and (status in (408, 409, 429) or status >= 500)
 
 
 class Provider(Protocol):

@@ -10,6 +10,7 @@ import structlog
 
 from chatbot_api.ai import prompts
 from chatbot_api.ai.base import ModelMessage, ModelRequest, ProviderError, TextDelta, TextPart
+from chatbot_api.ai.resilience import stream_model
 from chatbot_api.ai.tools.base import ModelSource
 
 log = structlog.get_logger("chatbot_api.titles")
@@ -37,7 +38,7 @@ async def title_for_text(registry: ModelSource, text: str, *, time_limit: float)
         return None
     resolved = registry.title_model()
     request = ModelRequest(
-        model=resolved.upstream_model,
+        model=resolved.targets[0].upstream_model,
         system=prompts.TITLE_PROMPT,
         messages=[ModelMessage(role="user", content=[TextPart(text=text)])],
         max_output_tokens=MAX_TITLE_TOKENS,
@@ -45,7 +46,7 @@ async def title_for_text(registry: ModelSource, text: str, *, time_limit: float)
     chunks: list[str] = []
     try:
         async with asyncio.timeout(time_limit):
-            async for event in resolved.provider.stream(request):
+            async for event in stream_model(resolved.targets, request, resolved.retry):
                 if isinstance(event, TextDelta):
                     chunks.append(event.text)
     except (ProviderError, TimeoutError) as exc:

@@ -152,14 +152,23 @@ class Settings(BaseSettings):
     openai_base_url: str = "https://api.openai.com/v1"
     anthropic_api_key: SecretStr | None = None
     anthropic_base_url: str = "https://api.anthropic.com/v1"
-    openai_compatible_base_url: str | None = None  # Ollama, vLLM, OpenRouter, …
+    openai_compatible_base_url: str | None = None  # Ollama, vLLM, LM Studio, OpenRouter, …
     openai_compatible_api_key: SecretStr | None = None
-    chat_models_file: Path | None = None  # JSON: extra or replacement models
+    # Its models to offer (default: every model its /models lists, read at start and after).
+    openai_compatible_models: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    openai_compatible_discovery: bool = True
+    openai_compatible_refresh_seconds: float = Field(default=300.0, ge=0)  # 0: at start only
+    chat_models_file: Path | None = None  # YAML or JSON (docs/models.md)
+    # Answers every id without a provider of its own: a model id, or `provider:upstream-id`.
+    catch_all_model: str | None = None
     default_chat_model: str = "google/gemini-2.5-flash-lite"
     title_model: str = "google/gemini-2.5-flash-lite"
     artifact_model: str = "anthropic/claude-haiku-4.5"
     llm_idle_timeout_seconds: float = Field(default=60.0, gt=0)
     llm_connect_timeout_seconds: float = Field(default=10.0, gt=0)
+    llm_max_retries: int = Field(default=2, ge=0, le=10)  # per model, before its first token
+    llm_retry_base_seconds: float = Field(default=0.5, ge=0)
+    llm_retry_max_seconds: float = Field(default=8.0, ge=0)  # a longer Retry-After: fall back
     demo_model_word_delay_ms: int = Field(default=40, ge=0)
     max_output_tokens: int = Field(default=8192, ge=1)
 
@@ -181,6 +190,13 @@ class Settings(BaseSettings):
         if isinstance(value, str):
             value = value.strip().lower()
             return {"prod": "production", "dev": "development"}.get(value, value)
+        return value
+
+    @field_validator("openai_compatible_models", mode="before")
+    @classmethod
+    def _split_models(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return [item.strip() for item in value.split(",") if item.strip()]
         return value
 
     @field_validator("cors_origins", mode="before")

@@ -30,6 +30,7 @@ MESSAGES: dict[str, str] = {
     ),
     "unauthorized:auth": "You need to sign in before continuing.",
     "forbidden:auth": "Your account does not have access to this feature.",
+    "forbidden:model": "This model is not available to your account.",
     "rate_limit:chat": (
         "You have exceeded your maximum number of messages for the day. Please try again later."
     ),

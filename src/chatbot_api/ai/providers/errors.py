@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
 from typing import Any
 
 import aiohttp
@@ -53,13 +56,35 @@ def message_for_status(status: int) -> str:
     return MSG_BAD_REQUEST
 
 
-def http_error(provider: str, status: int, body: bytes) -> ProviderError:
-    """A non-2xx answer: a message chosen by status; the body only in `detail`."""
+def http_error(
+    provider: str, status: int, body: bytes, headers: Mapping[str, str] | None = None
+) -> ProviderError:
+    """A non-2xx answer: a message chosen by status; the body only in `detail`; the wait its
+    `Retry-After` (or `retry-after-ms`) header asks for."""
     text = body[:DETAIL_MAX_CHARS].decode("utf-8", "replace")
     detail = f"{provider}: HTTP {status}: {text}"
     if _is_credit_card(text):
         return GatewayCreditCardRequired(detail)
-    return ProviderError(message_for_status(status), detail=detail, status=status)
+    retry_after = _retry_after(headers) if headers is not None else None
+    return ProviderError(
+        message_for_status(status), detail=detail, status=status, retry_after=retry_after
+    )
+
+
+def _retry_after(headers: Mapping[str, str]) -> float | None:
+    """Seconds from `retry-after-ms` or `Retry-After` (seconds or an HTTP date), if sane."""
+    try:
+        if (ms := headers.get("retry-after-ms")) is not None:
+            return max(0.0, float(ms) / 1000)
+        value = headers.get("retry-after")
+        if value is None:
+            return None
+        if value.strip().isdigit():
+            return float(value)
+        when = parsedate_to_datetime(value)
+        return max(0.0, (when - datetime.now(UTC)).total_seconds())
+    except (ValueError, TypeError, OverflowError):
+        return None
 
 
 _ERROR_TYPES = {
@@ -105,8 +130,9 @@ def transport_error(provider: str, exc: aiohttp.ClientError) -> ProviderError:
     # ConnectionTimeoutError (connect / sock_connect) and SocketTimeoutError (sock_read) both
     # subclass ServerTimeoutError: the connect one first.
     if isinstance(exc, aiohttp.ClientConnectorError | aiohttp.ConnectionTimeoutError):
-        return ProviderError(MSG_UNREACHABLE, detail=detail)
+        return ProviderError(MSG_UNREACHABLE, detail=detail, retryable=True)
     if isinstance(exc, aiohttp.ServerTimeoutError):
         return ProviderError(MSG_IDLE, detail=detail)
-    # ClientPayloadError (body cut short), ServerDisconnectedError, ClientOSError (reset), …
-    return ProviderError(MSG_CLOSED, detail=detail)
+    # ClientPayloadError (body cut short), ServerDisconnectedError, ClientOSError (reset), …:
+    # before the first token, as safe to retry as a refused connection.
+    return ProviderError(MSG_CLOSED, detail=detail, retryable=True)

@@ -61,5 +61,6 @@ async def post_stream(
         url, data=body, headers=headers, timeout=limits, allow_redirects=False, **proxy
     ) as response:
         if response.status >= 300:
-            raise http_error(provider, response.status, await read_error_body(response))
+            body = await read_error_body(response)
+            raise http_error(provider, response.status, body, response.headers)
         yield response

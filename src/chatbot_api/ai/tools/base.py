@@ -11,7 +11,8 @@ import httpx
 from pydantic import BaseModel, ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from chatbot_api.ai.base import Provider, ToolSpec
+from chatbot_api.ai.base import ToolSpec
+from chatbot_api.ai.resilience import RetryPolicy, Target
 from chatbot_api.core.config import Settings
 
 
@@ -20,13 +21,13 @@ class ToolFailed(Exception):
 
 
 class ModelChoice(Protocol):
-    """A resolved model: the provider to call and the id it knows the model by."""
+    """A resolved model: who answers it (the model, then its fallbacks) and their retries."""
 
     @property
-    def provider(self) -> Provider: ...
+    def targets(self) -> tuple[Target, ...]: ...
 
     @property
-    def upstream_model(self) -> str: ...
+    def retry(self) -> RetryPolicy: ...
 
 
 class ModelSource(Protocol):

@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from chatbot_api.ai import prompts
 from chatbot_api.ai.base import ModelMessage, ModelRequest, TextDelta, TextPart
+from chatbot_api.ai.resilience import stream_model
 from chatbot_api.ai.tools.base import Tool, ToolContext, ToolFailed
 from chatbot_api.core.errors import AppError, DocumentForbidden
 from chatbot_api.documents import service as documents
@@ -139,11 +140,11 @@ async def artifact_text(ctx: ToolContext, system: str, prompt: str) -> AsyncIter
     """The artifact model's text deltas for one prompt."""
     resolved = ctx.registry.artifact_model()
     request = ModelRequest(
-        model=resolved.upstream_model,
+        model=resolved.targets[0].upstream_model,
         system=system,
         messages=[ModelMessage(role="user", content=[TextPart(text=prompt)])],
     )
-    async for event in resolved.provider.stream(request):
+    async for event in stream_model(resolved.targets, request, resolved.retry):
         if isinstance(event, TextDelta):
             yield event.text
 

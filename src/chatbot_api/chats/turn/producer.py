@@ -14,8 +14,9 @@ from typing import Any
 import orjson
 import structlog
 
-from chatbot_api.ai.base import Provider, Usage
+from chatbot_api.ai.base import Usage
 from chatbot_api.ai.prompts import TITLE_MAX_CHARS
+from chatbot_api.ai.resilience import RetryPolicy, Target
 from chatbot_api.ai.titles import generate_title, title_prompt_text
 from chatbot_api.ai.tools import Tool, ToolContext
 from chatbot_api.chats.turn.deps import TurnDeps
@@ -37,8 +38,8 @@ class TurnPlan:
     chat_id: uuid.UUID
     user_id: uuid.UUID
     model_id: str
-    provider: Provider
-    upstream_model: str
+    targets: tuple[Target, ...]  # who answers: the model, then its fallbacks
+    retry: RetryPolicy
     reasoning: bool
     system: str
     context: list[dict[str, Any]]  # {role, parts} of the messages before the reply
@@ -81,8 +82,8 @@ class Turn:
         self.runner = StepRunner(
             self.writer,
             StepConfig(
-                provider=plan.provider,
-                upstream_model=plan.upstream_model,
+                targets=plan.targets,
+                retry=plan.retry,
                 system=plan.system,
                 history=plan.context,
                 reasoning=plan.reasoning,

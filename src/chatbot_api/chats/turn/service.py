@@ -10,8 +10,10 @@ from urllib.parse import urlsplit
 import structlog
 
 from chatbot_api.ai import prompts
+from chatbot_api.ai.model_catalog import ModelInfo
 from chatbot_api.ai.providers.openai_compat import OpenAICompatProvider
 from chatbot_api.ai.registry import ResolvedModel
+from chatbot_api.ai.resilience import NO_RETRIES, Target
 from chatbot_api.ai.tools import CHAT_TOOLS, Tool
 from chatbot_api.ai.tools.frontend import frontend_tool
 from chatbot_api.auth.identity import AuthUser
@@ -36,7 +38,11 @@ async def start_turn(
     if deps.turns.draining:
         raise AppError(RESTARTING, code="offline:chat", headers={"Retry-After": "1"})
     model_id, model = resolve_model(deps, request)
-    tools = offered_tools(deps, request)
+    if not model.may_use(user.type):
+        raise AppError(
+            f"Model '{model_id}' is not available to {user.type} users", code="forbidden:model"
+        )
+    tools = offered_tools(deps, request) if model.tools else {}
     chat_id = request.chat_id(user.id)
     ask = admission_ask(deps, user, request, chat_id, tools)
     admitted = await deps.admission.admit(ask)
@@ -51,7 +57,7 @@ async def start_turn(
     return turn.stream_key
 
 
-def resolve_model(deps: TurnDeps, request: TurnRequest) -> tuple[str, ResolvedModel | Model]:
+def resolve_model(deps: TurnDeps, request: TurnRequest) -> tuple[str, ResolvedModel]:
     """The model id and what answers it: the registry's, or (assistant-ui's `config`, when
     ALLOW_CLIENT_PROVIDER_CONFIG is on) the client's own OpenAI-compatible server."""
     settings = deps.settings
@@ -70,18 +76,12 @@ def resolve_model(deps: TurnDeps, request: TurnRequest) -> tuple[str, ResolvedMo
             idle_timeout=settings.llm_idle_timeout_seconds,
             connect_timeout=settings.llm_connect_timeout_seconds,
         )
-        return request.model_id, Model(provider, request.model_id, reasoning=False)
+        model_id = request.model_id
+        target = Target(provider, "client-config", model_id, model_id, reasoning=False)
+        info = ModelInfo(model_id, model_id, "", "client-config", reasoning=False)
+        return model_id, ResolvedModel(info, (target,), retry=NO_RETRIES)
     model_id = request.model_id or deps.models.default_chat_model
     return model_id, deps.models.resolve(model_id)
-
-
-class Model:
-    """A model outside the registry (a client's own server)."""
-
-    def __init__(self, provider: OpenAICompatProvider, upstream_model: str, *, reasoning: bool):
-        self.provider = provider
-        self.upstream_model = upstream_model
-        self.reasoning = reasoning
 
 
 def offered_tools(deps: TurnDeps, request: TurnRequest) -> dict[str, Tool]:
@@ -138,7 +138,7 @@ def plan(
     ask: AdmissionAsk,
     admitted: Admitted,
     model_id: str,
-    model: ResolvedModel | Model,
+    model: ResolvedModel,
     hints: prompts.RequestHints,
 ) -> TurnPlan:
     """The producer's plan: the context (stored or the client's), then the new message."""
@@ -150,16 +150,18 @@ def plan(
     if ask.parts is not None:
         context.append({"role": "user", "parts": ask.parts})
     continuing = admitted.continuing
-    max_tokens = settings.max_output_tokens
-    if request.max_output_tokens is not None:
-        max_tokens = min(request.max_output_tokens, max_tokens)
+    max_tokens = min(
+        request.max_output_tokens or settings.max_output_tokens,
+        model.max_output_tokens or settings.max_output_tokens,
+        settings.max_output_tokens,
+    )
     return TurnPlan(
         stream_id=ask.stream_id,
         chat_id=ask.chat_id,
         user_id=ask.user_id,
         model_id=model_id,
-        provider=model.provider,
-        upstream_model=model.upstream_model,
+        targets=model.targets,
+        retry=model.retry,
         reasoning=model.reasoning,
         system=request.system or prompts.system_prompt(model_id, hints),
         context=context,

@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import secrets
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -15,8 +15,8 @@ from pydantic import BaseModel
 
 from chatbot_api.ai.base import (
     FinishReason,
+    ModelEvent,
     ModelRequest,
-    Provider,
     ProviderError,
     ReasoningDelta,
     StepFinish,
@@ -28,6 +28,7 @@ from chatbot_api.ai.base import (
     Usage,
 )
 from chatbot_api.ai.convert import to_model_messages, tool_name_of
+from chatbot_api.ai.resilience import RetryPolicy, Target, open_stream
 from chatbot_api.ai.tools import CHAT_TOOLS, Tool, ToolContext, ToolFailed
 from chatbot_api.streaming.writer import UIMessageWriter
 
@@ -40,8 +41,8 @@ STOPPED_TOOL = "Stopped before the tool finished."
 
 @dataclass(slots=True)
 class StepConfig:
-    provider: Provider
-    upstream_model: str
+    targets: Sequence[Target]  # who answers: the model, then its fallbacks
+    retry: RetryPolicy
     system: str
     history: list[dict[str, Any]]  # UI messages before the reply
     reasoning: bool  # reasoning models: no tools, thinking streamed
@@ -101,6 +102,7 @@ class StepRunner:
         # (its request already went out), so nothing of the reply comes before.
         self.gate: asyncio.Future[None] | None = None
         self.on_first_out: Callable[[], None] | None = None  # once, after the first token
+        self.answered: Target | None = None  # the target that answered the last step
 
     async def run(self) -> Outcome:
         try:
@@ -137,7 +139,7 @@ class StepRunner:
         config = self.config
         parts = self.writer.message_parts()
         request = ModelRequest(
-            model=config.upstream_model,
+            model=config.targets[0].upstream_model,
             system=config.system,
             messages=to_model_messages([*config.history, {"role": "assistant", "parts": parts}]),
             tools=[tool_spec(tool) for tool in config.tools.values()] if tools else [],
@@ -146,6 +148,9 @@ class StepRunner:
             temperature=config.temperature,
         )
         self.writer.start_step()
+        # Retries and fallbacks until the first event (each attempt bounded by its provider's
+        # timeouts); from then on the step's idle watchdog.
+        stream, first, self.answered = await open_stream(config.targets, request, config.retry)
         loop = asyncio.get_running_loop()
         task = asyncio.current_task()
         self._idle_expired = False
@@ -154,7 +159,7 @@ class StepRunner:
             self._last_event + config.idle_timeout, self._idle_check, task, loop
         )
         try:
-            return await self._consume(request, tools, loop)
+            return await self._consume(stream, first, tools, loop)
         except asyncio.CancelledError:
             if not self._idle_expired:
                 raise
@@ -167,12 +172,17 @@ class StepRunner:
             self._close_block()
 
     async def _consume(
-        self, request: ModelRequest, tools: bool, loop: asyncio.AbstractEventLoop
+        self,
+        stream: AsyncIterator[ModelEvent],
+        first: ModelEvent | None,
+        tools: bool,
+        loop: asyncio.AbstractEventLoop,
     ) -> tuple[FinishReason, list[_Call]]:
         writer = self.writer
         reason: FinishReason = "stop"
         calls: list[_Call] = []
-        async for event in self.config.provider.stream(request):
+        events = stream if first is None else _prepend(first, stream)
+        async for event in events:
             self._last_event = loop.time()
             if self.gate is not None:
                 gate, self.gate = self.gate, None
@@ -332,3 +342,15 @@ class StepRunner:
                     self.writer.tool_output_error(call_id, str(exc))
                     continue
                 await self._execute(_Call(call_id, tool, args))
+
+
+async def _prepend(first: ModelEvent, rest: AsyncIterator[ModelEvent]) -> AsyncIterator[ModelEvent]:
+    """The first event (read while retrying), then the rest of its stream."""
+    try:
+        yield first
+        async for event in rest:
+            yield event
+    finally:
+        aclose = getattr(rest, "aclose", None)
+        if aclose is not None:
+            await aclose()
