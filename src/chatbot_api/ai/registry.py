@@ -20,14 +20,17 @@ from chatbot_api.ai.demo import (
 )
 from chatbot_api.ai.prompts import is_reasoning_model
 from chatbot_api.ai.providers.anthropic import AnthropicProvider
+from chatbot_api.ai.providers.gemini import GeminiProvider
 from chatbot_api.ai.providers.openai_compat import OpenAICompatProvider
 from chatbot_api.core.config import ConfigError, Settings
 from chatbot_api.core.errors import AppError
 
 log = structlog.get_logger("chatbot_api.ai")
 
-Backend = Literal["gateway", "openai", "xai", "anthropic", "openai-compatible", "demo"]
-VENDOR_BACKENDS: dict[str, Backend] = {"openai": "openai", "xai": "xai", "anthropic": "anthropic"}
+Backend = Literal["gateway", "openai", "xai", "anthropic", "google", "openai-compatible", "demo"]
+VENDOR_BACKENDS: dict[str, Backend] = {
+    "openai": "openai", "xai": "xai", "anthropic": "anthropic", "google": "google"
+}  # fmt: skip
 MAX_ID_IN_ERROR = 100
 
 
@@ -84,9 +87,9 @@ DEFAULT_MODELS: tuple[_Entry, ...] = (
              "Fast and cost-effective for simple tasks", "gpt-4.1-mini"),
     _default("openai/gpt-5.2", "GPT-5.2", "openai", "Most capable OpenAI model", "gpt-5.2"),
     _default("google/gemini-2.5-flash-lite", "Gemini 2.5 Flash Lite", "google",
-             "Ultra fast and affordable"),
+             "Ultra fast and affordable", "gemini-2.5-flash-lite"),
     _default("google/gemini-3-pro-preview", "Gemini 3 Pro", "google",
-             "Most capable Google model"),
+             "Most capable Google model", "gemini-3-pro-preview"),
     _default("xai/grok-4.1-fast-non-reasoning", "Grok 4.1 Fast", "xai",
              "Fast with 30K context", "grok-4-1-fast-non-reasoning"),
     _default("anthropic/claude-3.7-sonnet-thinking", "Claude 3.7 Sonnet", "reasoning",
@@ -209,7 +212,7 @@ class ModelRegistry:
             log.warning("model backend not configured; the demo model answers", model=model_id)
             backend = "demo"
         if upstream is None:
-            if backend in ("gateway", "openai", "xai", "anthropic"):
+            if backend in ("gateway", "openai", "xai", "anthropic", "google"):
                 upstream = _strip_thinking(model_id)
                 if backend != "gateway":
                     upstream = upstream.split("/", 1)[-1]
@@ -278,6 +281,11 @@ def build_providers(settings: Settings, http: aiohttp.ClientSession) -> dict[Bac
     if key := _key(settings.anthropic_api_key):
         providers["anthropic"] = AnthropicProvider(
             http, settings.anthropic_base_url, key, name="anthropic",
+            idle_timeout=idle, connect_timeout=connect,
+        )  # fmt: skip
+    if key := _key(settings.google_api_key):
+        providers["google"] = GeminiProvider(
+            http, settings.google_base_url, key, name="google",
             idle_timeout=idle, connect_timeout=connect,
         )  # fmt: skip
     if settings.openai_compatible_base_url:
