@@ -137,6 +137,7 @@ async def test_client_approves_a_gemini_weather_call_and_its_result_goes_back(
     assert model_turn["role"] == "model"
     call = model_turn["parts"][-1]
     assert call["functionCall"] == {"name": "getWeather", "args": {"city": "Paris"}}
+    assert call["thoughtSignature"] == "c2lnLXBhcmlz"  # the call's own, kept by this worker
     assert result_turn["role"] == "user"
     [response] = [p["functionResponse"] for p in result_turn["parts"] if "functionResponse" in p]
     assert response["name"] == "getWeather"
