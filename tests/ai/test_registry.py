@@ -38,6 +38,7 @@ NO_PROVIDERS: dict[str, Any] = {
     "openai_api_key": None,
     "xai_api_key": None,
     "anthropic_api_key": None,
+    "google_api_key": None,
     "openai_compatible_base_url": None,
     "catch_all_model": None,
 }

@@ -136,6 +136,8 @@ def _builtin_configured(settings: Settings) -> list[str]:
         names.append("anthropic")
     if secret_text(settings.xai_api_key):
         names.append("xai")
+    if secret_text(settings.google_api_key):
+        names.append("google")
     if settings.openai_compatible_base_url:
         names.append("openai-compatible")
     return names

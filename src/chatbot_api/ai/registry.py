@@ -29,6 +29,7 @@ from chatbot_api.ai.model_catalog import (
 from chatbot_api.ai.models_file import Price
 from chatbot_api.ai.prompts import is_reasoning_model
 from chatbot_api.ai.providers.anthropic import AnthropicProvider
+from chatbot_api.ai.providers.gemini import GeminiProvider
 from chatbot_api.ai.providers.openai_compat import OpenAICompatProvider
 from chatbot_api.ai.resilience import RetryPolicy, Target
 from chatbot_api.core.config import Settings
@@ -202,6 +203,8 @@ class ModelRegistry:
                 return None
         if name == "demo":
             upstream = model_id if model_id in DEMO_IDS else CHAT_MODEL_ID
+        elif upstream is None and name in VENDOR_PROVIDERS.values():  # `openai/gpt-4o` → gpt-4o
+            upstream = strip_thinking(model_id).split("/", 1)[-1]
         return Target(
             self._providers[name], name, upstream or model_id, model_id, entry.info.reasoning
         )
@@ -430,6 +433,10 @@ def build_providers(
     if key := secret_text(settings.anthropic_api_key):
         providers["anthropic"] = AnthropicProvider(
             http, settings.anthropic_base_url, key, name="anthropic", **limits("anthropic")
+        )
+    if key := secret_text(settings.google_api_key):
+        providers["google"] = GeminiProvider(
+            http, settings.google_base_url, key, name="google", **limits("google")
         )
     for server in config.servers:
         providers[server.name] = OpenAICompatProvider(

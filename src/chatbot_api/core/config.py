@@ -152,6 +152,11 @@ class Settings(BaseSettings):
     openai_base_url: str = "https://api.openai.com/v1"
     anthropic_api_key: SecretStr | None = None
     anthropic_base_url: str = "https://api.anthropic.com/v1"
+    google_api_key: SecretStr | None = Field(  # the Gemini API (Generative Language)
+        default=None,
+        validation_alias=AliasChoices("GOOGLE_GENERATIVE_AI_API_KEY", "GEMINI_API_KEY"),
+    )
+    google_base_url: str = "https://generativelanguage.googleapis.com/v1beta"
     openai_compatible_base_url: str | None = None  # Ollama, vLLM, LM Studio, OpenRouter, …
     openai_compatible_api_key: SecretStr | None = None
     # Its models to offer (default: every model its /models lists, read at start and after).
