@@ -48,6 +48,7 @@ class Reply:
     drop_after: int | None = None  # close the connection after this many chunks
     stall_after: int | None = None  # go silent after this many chunks …
     stall_seconds: float = 3600.0  # … for this long (or until the client leaves)
+    headers: dict[str, str] = field(default_factory=dict)  # extra response headers
 
 
 Handler = Callable[[RecordedRequest], Reply]
@@ -163,8 +164,9 @@ class FakeHTTPServer:
     async def _send(
         self, reply: Reply, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
     ) -> None:
+        extra = "".join(f"{name}: {value}\r\n" for name, value in reply.headers.items())
         head = (
-            f"HTTP/1.1 {reply.status} Fake\r\ncontent-type: {reply.content_type}\r\n"
+            f"HTTP/1.1 {reply.status} Fake\r\ncontent-type: {reply.content_type}\r\n{extra}"
             "transfer-encoding: chunked\r\ncache-control: no-cache\r\nconnection: close\r\n\r\n"
         )
         writer.write(head.encode())

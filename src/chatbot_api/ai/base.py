@@ -173,13 +173,22 @@ ModelEvent = TextDelta | ReasoningDelta | ToolCallStart | ToolCallDelta | ToolCa
 
 class ProviderError(Exception):
     """A provider failed. `public_message` is short and safe to show a user (never the
-    provider's raw body); the full detail goes to the logs only."""
+    provider's raw body); the full detail goes to the logs only. `retry_after`: the seconds
+    the upstream asked us to wait (a 429's `retry-after-ms` / `retry-after`), if it said."""
 
-    def __init__(self, public_message: str, *, detail: str = "", status: int | None = None) -> None:
+    def __init__(
+        self,
+        public_message: str,
+        *,
+        detail: str = "",
+        status: int | None = None,
+        retry_after: float | None = None,
+    ) -> None:
         super().__init__(detail or public_message)
         self.public_message = public_message
         self.detail = detail
         self.status = status
+        self.retry_after = retry_after
 
 
 class Provider(Protocol):

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import aiohttp
+import orjson
 
 from chatbot_api.ai.base import ProviderError
 
@@ -19,6 +21,7 @@ MSG_IDLE = "The model provider stopped responding."
 MSG_UNREACHABLE = "The model provider could not be reached."
 MSG_FAILED = "The model provider failed to answer."
 MSG_MALFORMED = "The model provider sent a reply that could not be read."
+MSG_CONTENT_FILTER = "The model provider's content filter blocked this request."
 MSG_CREDIT_CARD = (
     "AI Gateway requires a valid credit card on file to service requests. Add a card to your "
     "Vercel team to unlock your free credits."
@@ -53,13 +56,63 @@ def message_for_status(status: int) -> str:
     return MSG_BAD_REQUEST
 
 
-def http_error(provider: str, status: int, body: bytes) -> ProviderError:
-    """A non-2xx answer: a message chosen by status; the body only in `detail`."""
+# Error codes (`{"error": {"code": …}}`) whose message says more than their status does.
+_CODE_MESSAGES = {
+    "content_filter": MSG_CONTENT_FILTER,  # Azure OpenAI: the prompt or the reply was filtered
+    "ResponsibleAIPolicyViolation": MSG_CONTENT_FILTER,  # Azure's `innererror.code` for it
+    "context_length_exceeded": MSG_TOO_LARGE,
+}
+
+
+def _code_message(error: Any) -> str | None:
+    """The message for an error object's `code` (or its `innererror.code`), if it has one."""
+    if not isinstance(error, dict):
+        return None
+    inner = error.get("innererror")
+    for code in (error.get("code"), inner.get("code") if isinstance(inner, dict) else None):
+        if isinstance(code, str) and code in _CODE_MESSAGES:
+            return _CODE_MESSAGES[code]
+    return None
+
+
+def _body_error(body: bytes) -> Any:
+    try:
+        parsed = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        return None
+    return parsed.get("error") if isinstance(parsed, dict) else None
+
+
+def retry_after_seconds(headers: Mapping[str, str]) -> float | None:
+    """`retry-after-ms` (Azure, OpenAI) or `retry-after` in seconds (an HTTP date: ignored)."""
+    for name, scale in (("retry-after-ms", 0.001), ("retry-after", 1.0)):
+        value = headers.get(name)
+        if value is None:
+            continue
+        try:
+            seconds = float(value) * scale
+        except ValueError:
+            continue
+        if seconds >= 0:
+            return seconds
+    return None
+
+
+def http_error(
+    provider: str, status: int, body: bytes, headers: Mapping[str, str] | None = None
+) -> ProviderError:
+    """A non-2xx answer: a message chosen by its error code, else by status; the body only
+    in `detail`; a 429's requested wait in `retry_after`."""
     text = body[:DETAIL_MAX_CHARS].decode("utf-8", "replace")
     detail = f"{provider}: HTTP {status}: {text}"
     if _is_credit_card(text):
         return GatewayCreditCardRequired(detail)
-    return ProviderError(message_for_status(status), detail=detail, status=status)
+    message = _code_message(_body_error(body)) if status < 500 else None
+    retry_after = retry_after_seconds(headers) if headers is not None else None
+    return ProviderError(
+        message or message_for_status(status), detail=detail, status=status,
+        retry_after=retry_after,
+    )  # fmt: skip
 
 
 _ERROR_TYPES = {
@@ -80,7 +133,8 @@ _ERROR_TYPES = {
 
 
 def stream_error(provider: str, error: Any) -> ProviderError:
-    """An error object sent inside the stream (`{"type", "code", "message"}` or a string)."""
+    """An error object sent inside the stream (`{"type", "code", "message"}` or a string):
+    a message chosen by its code where it has one, else by the status its fields name."""
     detail = f"{provider}: stream error: {str(error)[:DETAIL_MAX_CHARS]}"
     if _is_credit_card(detail):
         return GatewayCreditCardRequired(detail)
@@ -88,13 +142,19 @@ def stream_error(provider: str, error: Any) -> ProviderError:
     if isinstance(error, dict):
         for key in ("code", "type", "status"):
             value = error.get(key)
+            if isinstance(value, str) and value.isdigit():  # Azure: `"code": "429"`
+                value = int(value)
             if isinstance(value, int) and 400 <= value < 600:
                 status = value
                 break
             if isinstance(value, str) and value in _ERROR_TYPES:
                 status = _ERROR_TYPES[value]
                 break
-    message = message_for_status(status) if status is not None else MSG_FAILED
+    message = _code_message(error)
+    if message == MSG_CONTENT_FILTER:
+        status = status or 400
+    if message is None:
+        message = message_for_status(status) if status is not None else MSG_FAILED
     return ProviderError(message, detail=detail, status=status)
 
 
