@@ -35,6 +35,9 @@ NO_PROVIDERS: dict[str, Any] = {
     "xai_api_key": None,
     "anthropic_api_key": None,
     "openai_compatible_base_url": None,
+    "azure_openai_endpoint": None,
+    "azure_openai_api_key": None,
+    "azure_openai_ad_token": None,
 }
 
 
