@@ -91,6 +91,16 @@ async def test_stream_yields_text_deltas_then_finish_with_usage(
     assert (finish.usage.input_tokens, finish.usage.output_tokens) == (11, 3)
 
 
+async def test_usage_reports_cached_input_and_reasoning_tokens(
+    http: aiohttp.ClientSession, server: FakeOpenAIServer
+) -> None:
+    events = [chunk({"content": "ok"}), chunk(finish_reason="stop")]
+    server.queue(stream_reply([*events, usage_chunk(120, 40, reasoning=32, cached=96)]))
+    usage = finish_of(await collect(provider(http, server), request())).usage
+    assert (usage.input_tokens, usage.output_tokens) == (120, 40)
+    assert (usage.cached_input_tokens, usage.reasoning_tokens) == (96, 32)
+
+
 async def test_request_carries_model_messages_tools_and_limits(
     http: aiohttp.ClientSession, server: FakeOpenAIServer
 ) -> None:

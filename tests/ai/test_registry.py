@@ -41,6 +41,9 @@ NO_PROVIDERS: dict[str, Any] = {
     "google_api_key": None,
     "openai_compatible_base_url": None,
     "catch_all_model": None,
+    "azure_openai_endpoint": None,
+    "azure_openai_api_key": None,
+    "azure_openai_ad_token": None,
 }
 SCHEMA_FILE = Path(__file__).resolve().parents[2] / "docs" / "models.schema.json"
 

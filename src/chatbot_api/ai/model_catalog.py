@@ -138,6 +138,8 @@ def _builtin_configured(settings: Settings) -> list[str]:
         names.append("xai")
     if secret_text(settings.google_api_key):
         names.append("google")
+    if settings.azure_openai_endpoint:
+        names.append("azure")
     if settings.openai_compatible_base_url:
         names.append("openai-compatible")
     return names

@@ -29,6 +29,7 @@ from chatbot_api.ai.model_catalog import (
 from chatbot_api.ai.models_file import Price
 from chatbot_api.ai.prompts import is_reasoning_model
 from chatbot_api.ai.providers.anthropic import AnthropicProvider
+from chatbot_api.ai.providers.azure import AzureOpenAIProvider
 from chatbot_api.ai.providers.gemini import GeminiProvider
 from chatbot_api.ai.providers.openai_compat import OpenAICompatProvider
 from chatbot_api.ai.resilience import RetryPolicy, Target
@@ -438,6 +439,13 @@ def build_providers(
         providers["google"] = GeminiProvider(
             http, settings.google_base_url, key, name="google", **limits("google")
         )
+    if settings.azure_openai_endpoint:  # the settings hold exactly one of key and token
+        providers["azure"] = AzureOpenAIProvider(
+            http, settings.azure_openai_endpoint,
+            api_key=secret_text(settings.azure_openai_api_key),
+            ad_token=secret_text(settings.azure_openai_ad_token),
+            api_version=settings.azure_openai_api_version, **limits("azure"),
+        )  # fmt: skip
     for server in config.servers:
         providers[server.name] = OpenAICompatProvider(
             http, server.base_url, server.api_key, name=server.name, **limits(server.name)

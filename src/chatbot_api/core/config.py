@@ -159,6 +159,10 @@ class Settings(BaseSettings):
     google_base_url: str = "https://generativelanguage.googleapis.com/v1beta"
     openai_compatible_base_url: str | None = None  # Ollama, vLLM, LM Studio, OpenRouter, …
     openai_compatible_api_key: SecretStr | None = None
+    azure_openai_endpoint: str | None = None  # https://<resource>.openai.azure.com
+    azure_openai_api_key: SecretStr | None = None  # or: an Entra ID token (one of the two)
+    azure_openai_ad_token: SecretStr | None = None
+    azure_openai_api_version: str = "2024-10-21"  # or `v1`: the v1 API (model in the body)
     # Its models to offer (default: every model its /models lists, read at start and after).
     openai_compatible_models: Annotated[list[str], NoDecode] = Field(default_factory=list)
     openai_compatible_discovery: bool = True
@@ -215,6 +219,34 @@ class Settings(BaseSettings):
                 return json.loads(value)
             return [item.strip() for item in value.split(",") if item.strip()]
         return value
+
+    @model_validator(mode="after")
+    def _check_azure(self) -> Settings:
+        credentials = [
+            name
+            for name, value in (
+                ("AZURE_OPENAI_API_KEY", self.azure_openai_api_key),
+                ("AZURE_OPENAI_AD_TOKEN", self.azure_openai_ad_token),
+            )
+            if value is not None and value.get_secret_value()
+        ]
+        if self.azure_openai_endpoint:
+            if len(credentials) != 1:
+                raise ConfigError(
+                    "AZURE_OPENAI_ENDPOINT needs exactly one of AZURE_OPENAI_API_KEY and "
+                    f"AZURE_OPENAI_AD_TOKEN (set: {', '.join(credentials) or 'neither'})."
+                )
+            if not self.azure_openai_endpoint.startswith(("https://", "http://")):
+                raise ConfigError(
+                    "AZURE_OPENAI_ENDPOINT must be a URL such as "
+                    "https://<resource>.openai.azure.com."
+                )
+        elif credentials:
+            raise ConfigError(
+                f"{credentials[0]} is set but AZURE_OPENAI_ENDPOINT is not: set it to your "
+                "resource's endpoint, e.g. https://<resource>.openai.azure.com."
+            )
+        return self
 
     @model_validator(mode="after")
     def _check_production(self) -> Settings:

@@ -8,6 +8,7 @@ from email.utils import parsedate_to_datetime
 from typing import Any
 
 import aiohttp
+import orjson
 
 from chatbot_api.ai.base import ProviderError
 
@@ -22,6 +23,7 @@ MSG_IDLE = "The model provider stopped responding."
 MSG_UNREACHABLE = "The model provider could not be reached."
 MSG_FAILED = "The model provider failed to answer."
 MSG_MALFORMED = "The model provider sent a reply that could not be read."
+MSG_CONTENT_FILTER = "The model provider's content filter blocked this request."
 MSG_CREDIT_CARD = (
     "AI Gateway requires a valid credit card on file to service requests. Add a card to your "
     "Vercel team to unlock your free credits."
@@ -56,19 +58,48 @@ def message_for_status(status: int) -> str:
     return MSG_BAD_REQUEST
 
 
+# Error codes (`{"error": {"code": …}}`) whose message says more than their status does.
+_CODE_MESSAGES = {
+    "content_filter": MSG_CONTENT_FILTER,  # Azure OpenAI: the prompt or the reply was filtered
+    "ResponsibleAIPolicyViolation": MSG_CONTENT_FILTER,  # Azure's `innererror.code` for it
+    "context_length_exceeded": MSG_TOO_LARGE,
+}
+
+
+def _code_message(error: Any) -> str | None:
+    """The message for an error object's `code` (or its `innererror.code`), if it has one."""
+    if not isinstance(error, dict):
+        return None
+    inner = error.get("innererror")
+    for code in (error.get("code"), inner.get("code") if isinstance(inner, dict) else None):
+        if isinstance(code, str) and code in _CODE_MESSAGES:
+            return _CODE_MESSAGES[code]
+    return None
+
+
+def _body_error(body: bytes) -> Any:
+    try:
+        parsed = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        return None
+    return parsed.get("error") if isinstance(parsed, dict) else None
+
+
 def http_error(
     provider: str, status: int, body: bytes, headers: Mapping[str, str] | None = None
 ) -> ProviderError:
-    """A non-2xx answer: a message chosen by status; the body only in `detail`; the wait its
-    `Retry-After` (or `retry-after-ms`) header asks for."""
+    """A non-2xx answer: a message chosen by its error code, else by status; the body only
+    in `detail`; a 429's requested wait in `retry_after`."""
     text = body[:DETAIL_MAX_CHARS].decode("utf-8", "replace")
     detail = f"{provider}: HTTP {status}: {text}"
     if _is_credit_card(text):
         return GatewayCreditCardRequired(detail)
+    message = _code_message(_body_error(body)) if status < 500 else None
     retry_after = _retry_after(headers) if headers is not None else None
     return ProviderError(
-        message_for_status(status), detail=detail, status=status, retry_after=retry_after
-    )
+        message or message_for_status(status), detail=detail, status=status,
+        retry_after=retry_after,
+    )  # fmt: skip
 
 
 def _retry_after(headers: Mapping[str, str]) -> float | None:
@@ -105,7 +136,8 @@ _ERROR_TYPES = {
 
 
 def stream_error(provider: str, error: Any) -> ProviderError:
-    """An error object sent inside the stream (`{"type", "code", "message"}` or a string)."""
+    """An error object sent inside the stream (`{"type", "code", "message"}` or a string):
+    a message chosen by its code where it has one, else by the status its fields name."""
     detail = f"{provider}: stream error: {str(error)[:DETAIL_MAX_CHARS]}"
     if _is_credit_card(detail):
         return GatewayCreditCardRequired(detail)
@@ -113,13 +145,19 @@ def stream_error(provider: str, error: Any) -> ProviderError:
     if isinstance(error, dict):
         for key in ("code", "type", "status"):
             value = error.get(key)
+            if isinstance(value, str) and value.isdigit():  # Azure: `"code": "429"`
+                value = int(value)
             if isinstance(value, int) and 400 <= value < 600:
                 status = value
                 break
             if isinstance(value, str) and value in _ERROR_TYPES:
                 status = _ERROR_TYPES[value]
                 break
-    message = message_for_status(status) if status is not None else MSG_FAILED
+    message = _code_message(error)
+    if message == MSG_CONTENT_FILTER:
+        status = status or 400
+    if message is None:
+        message = message_for_status(status) if status is not None else MSG_FAILED
     return ProviderError(message, detail=detail, status=status)
 
 

@@ -56,7 +56,8 @@ async def post_stream(
     provider: str,
 ) -> AsyncIterator[aiohttp.ClientResponse]:
     """POST `body` (redirects not followed) and give the response once it is a success; any
-    other status raises `http_error` (the body's start only in its detail)."""
+    other status raises `http_error` (the body's start only in its detail; its headers for
+    `retry-after`)."""
     async with http.post(
         url, data=body, headers=headers, timeout=limits, allow_redirects=False, **proxy
     ) as response:

@@ -180,6 +180,11 @@ class OpenAICompatProvider:
     async def aclose(self) -> None:
         return None  # the shared HTTP client is closed by the app's lifespan
 
+    def url_for(self, request: ModelRequest) -> str:
+        """Where this request goes (once per request): `{base_url}/chat/completions`; a
+        subclass whose URL names the model (Azure's deployments) overrides it."""
+        return self._url
+
     def build_body(self, request: ModelRequest) -> dict[str, Any]:
         """The Chat Completions request body."""
         body: dict[str, Any] = {
@@ -216,7 +221,7 @@ class OpenAICompatProvider:
         try:
             async with post_stream(
                 self._http,
-                self._url,
+                self.url_for(request),
                 orjson.dumps(self.build_body(request)),
                 headers=self._headers,
                 limits=self._timeout,
