@@ -20,13 +20,14 @@ from chatbot_api.ai.demo import (
 )
 from chatbot_api.ai.prompts import is_reasoning_model
 from chatbot_api.ai.providers.anthropic import AnthropicProvider
+from chatbot_api.ai.providers.bedrock import BedrockProvider, load_signer
 from chatbot_api.ai.providers.openai_compat import OpenAICompatProvider
 from chatbot_api.core.config import ConfigError, Settings
 from chatbot_api.core.errors import AppError
 
 log = structlog.get_logger("chatbot_api.ai")
 
-Backend = Literal["gateway", "openai", "xai", "anthropic", "openai-compatible", "demo"]
+Backend = Literal["gateway", "openai", "xai", "anthropic", "openai-compatible", "bedrock", "demo"]
 VENDOR_BACKENDS: dict[str, Backend] = {"openai": "openai", "xai": "xai", "anthropic": "anthropic"}
 MAX_ID_IN_ERROR = 100
 
@@ -284,6 +285,11 @@ def build_providers(settings: Settings, http: aiohttp.ClientSession) -> dict[Bac
         providers["openai-compatible"] = OpenAICompatProvider(
             http, settings.openai_compatible_base_url,
             _key(settings.openai_compatible_api_key), name="openai-compatible",
+            idle_timeout=idle, connect_timeout=connect,
+        )  # fmt: skip
+    if settings.bedrock_region:
+        providers["bedrock"] = BedrockProvider(
+            http, load_signer(settings.bedrock_region), endpoint_url=settings.bedrock_endpoint_url,
             idle_timeout=idle, connect_timeout=connect,
         )  # fmt: skip
     return providers

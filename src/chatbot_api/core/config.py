@@ -154,6 +154,8 @@ class Settings(BaseSettings):
     anthropic_base_url: str = "https://api.anthropic.com/v1"
     openai_compatible_base_url: str | None = None  # Ollama, vLLM, OpenRouter, …
     openai_compatible_api_key: SecretStr | None = None
+    bedrock_region: str | None = None  # AWS Bedrock (Converse); credentials: botocore's chain
+    bedrock_endpoint_url: str | None = None  # tests, VPC endpoints; default: by the region
     chat_models_file: Path | None = None  # JSON: extra or replacement models
     default_chat_model: str = "google/gemini-2.5-flash-lite"
     title_model: str = "google/gemini-2.5-flash-lite"
