@@ -44,6 +44,7 @@ NO_PROVIDERS: dict[str, Any] = {
     "azure_openai_endpoint": None,
     "azure_openai_api_key": None,
     "azure_openai_ad_token": None,
+    "bedrock_region": None,
 }
 SCHEMA_FILE = Path(__file__).resolve().parents[2] / "docs" / "models.schema.json"
 

@@ -140,6 +140,8 @@ def _builtin_configured(settings: Settings) -> list[str]:
         names.append("google")
     if settings.azure_openai_endpoint:
         names.append("azure")
+    if settings.bedrock_region:
+        names.append("bedrock")
     if settings.openai_compatible_base_url:
         names.append("openai-compatible")
     return names

@@ -30,6 +30,7 @@ from chatbot_api.ai.models_file import Price
 from chatbot_api.ai.prompts import is_reasoning_model
 from chatbot_api.ai.providers.anthropic import AnthropicProvider
 from chatbot_api.ai.providers.azure import AzureOpenAIProvider
+from chatbot_api.ai.providers.bedrock import BedrockProvider, load_signer
 from chatbot_api.ai.providers.gemini import GeminiProvider
 from chatbot_api.ai.providers.openai_compat import OpenAICompatProvider
 from chatbot_api.ai.resilience import RetryPolicy, Target
@@ -445,6 +446,11 @@ def build_providers(
             api_key=secret_text(settings.azure_openai_api_key),
             ad_token=secret_text(settings.azure_openai_ad_token),
             api_version=settings.azure_openai_api_version, **limits("azure"),
+        )  # fmt: skip
+    if settings.bedrock_region:
+        providers["bedrock"] = BedrockProvider(
+            http, load_signer(settings.bedrock_region),
+            endpoint_url=settings.bedrock_endpoint_url, **limits("bedrock"),
         )  # fmt: skip
     for server in config.servers:
         providers[server.name] = OpenAICompatProvider(

@@ -159,6 +159,8 @@ class Settings(BaseSettings):
     google_base_url: str = "https://generativelanguage.googleapis.com/v1beta"
     openai_compatible_base_url: str | None = None  # Ollama, vLLM, LM Studio, OpenRouter, …
     openai_compatible_api_key: SecretStr | None = None
+    bedrock_region: str | None = None  # AWS Bedrock (Converse); credentials: botocore's chain
+    bedrock_endpoint_url: str | None = None  # tests, VPC endpoints; default: by the region
     azure_openai_endpoint: str | None = None  # https://<resource>.openai.azure.com
     azure_openai_api_key: SecretStr | None = None  # or: an Entra ID token (one of the two)
     azure_openai_ad_token: SecretStr | None = None

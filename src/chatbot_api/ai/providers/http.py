@@ -47,7 +47,7 @@ def env_proxy(url: str) -> dict[str, Any]:
 @asynccontextmanager
 async def post_stream(
     http: aiohttp.ClientSession,
-    url: str,
+    url: str | URL,
     body: bytes,
     *,
     headers: dict[str, str],
