@@ -80,7 +80,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         llm_http = create_llm_session()  # LLM streams: their own client (aiohttp)
         app.state.models = build_registry(settings, llm_http)
         turns = await start_turns(
-            settings, engine, app.state.session_factory, app.state.models, redis, redis_health, http
+            settings,
+            engine,
+            app.state.session_factory,
+            app.state.models,
+            redis,
+            redis_health,
+            http,
+            storage=app.state.storage,
         )
         app.state.turn_deps = turns.deps
         lifecycle = app.state.lifecycle = Lifecycle()
