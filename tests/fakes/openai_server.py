@@ -64,7 +64,9 @@ def chunk(
     }
 
 
-def usage_chunk(prompt: int, completion: int, *, reasoning: int | None = None) -> dict[str, Any]:
+def usage_chunk(
+    prompt: int, completion: int, *, reasoning: int | None = None, cached: int | None = None
+) -> dict[str, Any]:
     """The final usage-only chunk (`stream_options.include_usage`): no choices."""
     usage: dict[str, Any] = {
         "prompt_tokens": prompt,
@@ -73,6 +75,8 @@ def usage_chunk(prompt: int, completion: int, *, reasoning: int | None = None) -
     }
     if reasoning is not None:
         usage["completion_tokens_details"] = {"reasoning_tokens": reasoning}
+    if cached is not None:
+        usage["prompt_tokens_details"] = {"cached_tokens": cached, "audio_tokens": 0}
     return {"id": "chatcmpl-fake", "object": "chat.completion.chunk", "model": MODEL,
             "choices": [], "usage": usage}  # fmt: skip
 

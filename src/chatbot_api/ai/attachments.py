@@ -96,7 +96,8 @@ class AttachmentRules:
         """One image or file part as the provider gets it."""
         if isinstance(part, ImagePart):
             if not self._takes(part.media_type, part.url):
-                raise AttachmentRejected(self._refusal(part.media_type, "image", part.url))
+                by_url = _is_external(part.url)
+                raise AttachmentRejected(self._refusal(part.media_type, "an image", by_url=by_url))
             return part
         assert isinstance(part, FilePart)
         url = part.url or ""
@@ -113,20 +114,23 @@ class AttachmentRules:
             except UnicodeDecodeError:
                 raise AttachmentRejected(f"the text file {label} is not UTF-8 text") from None
             return TextPart(inline_text(part.filename, part.media_type, text))
-        if not self._takes(part.media_type, url):
-            raise AttachmentRejected(self._refusal(part.media_type, label, url))
-        data = await self._bytes(url, label, self.file_max_bytes)
+        types = self.input_types
+        if not media_type_matches(types.data | types.urls, part.media_type):
+            raise AttachmentRejected(self._refusal(part.media_type, label, by_url=False))
+        data = await self._bytes(url, label, self.file_max_bytes)  # None: an external URL
+        if not media_type_matches(types.urls if data is None else types.data, part.media_type):
+            raise AttachmentRejected(self._refusal(part.media_type, label, by_url=data is None))
         if data is None:
             return FilePart(part.media_type, part.filename, url=url)
         return FilePart(part.media_type, part.filename, data=data)
 
     def _takes(self, media_type: str, url: str) -> bool:
+        """An image's rule: images stay URLs (ours included), the provider fetches them."""
         types = self.input_types
-        patterns = types.urls if _is_external(url) else types.data
-        return media_type_matches(patterns, media_type)
+        return media_type_matches(types.urls if _is_external(url) else types.data, media_type)
 
-    def _refusal(self, media_type: str, label: str, url: str) -> str:
-        if _is_external(url) and media_type_matches(self.input_types.data, media_type):
+    def _refusal(self, media_type: str, label: str, *, by_url: bool) -> str:
+        if by_url and media_type_matches(self.input_types.data, media_type):
             return (
                 f"the model {self.model_id} takes {media_type} files only uploaded here or "
                 f"as data: URLs, not by URL ({label})"
