@@ -88,7 +88,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 )
         models.log_table()
         turns = await start_turns(
-            settings, engine, app.state.session_factory, app.state.models, redis, redis_health, http
+            settings,
+            engine,
+            app.state.session_factory,
+            app.state.models,
+            redis,
+            redis_health,
+            http,
+            storage=app.state.storage,
         )
         app.state.turn_deps = turns.deps
         lifecycle = app.state.lifecycle = Lifecycle()

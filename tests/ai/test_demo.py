@@ -69,7 +69,9 @@ async def test_reply_says_it_is_the_demo_and_restates_the_prompt() -> None:
     assert DEMO_NOTICE in text
     assert "“How do magnets work?” (4 words)" in text
     assert finish_of(events).reason == "stop"
-    assert finish_of(events).usage.output_tokens == len(text.split())
+    finish = finish_of(events)
+    assert (finish.usage.input_tokens, finish.usage.output_tokens) == (0, 0)
+    assert finish.model == "demo"
 
 
 async def test_reply_is_identical_when_repeated() -> None:
@@ -222,7 +224,7 @@ async def test_image_attachment_is_mentioned() -> None:
         "user", [TextPart("Who painted this?"), ImagePart("https://x/y.png", "image/png")]
     )
     events = await collect(demo(), ModelRequest("chat-model", [message]))
-    assert "You attached 1 image" in text_of(events)
+    assert "You attached an image (image/png)" in text_of(events)
 
 
 @pytest.mark.parametrize(

@@ -95,7 +95,7 @@ async def test_frontend_tool_call_streams_unexecuted_and_finishes_with_tool_call
     finish = chunks[-1]
     assert finish["type"] == "finish"
     assert finish["finishReason"] == "tool-calls"
-    assert finish["messageMetadata"]["modelId"] == MODEL
+    assert finish["messageMetadata"]["modelId"] == "fake-model"  # the model that answered
     assert finish["messageMetadata"]["usage"]["inputTokens"] == 30
     sent = chat_requests(upstream.requests)[0]
     assert sent["messages"][0] == {"role": "system", "content": "You are a location helper."}

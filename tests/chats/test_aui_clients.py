@@ -64,7 +64,7 @@ async def test_ai_client_with_assistant_ui_body_gets_the_frontend_tool_call_unex
     assert tool_part["input"] == {"precision": "city"}
     assert "output" not in tool_part
     assert "tool-output-available" not in first["chunks"]
-    assert first["metadata"]["modelId"] == MODEL
+    assert first["metadata"]["modelId"] == "fake-model"  # the model that answered
     assert first["metadata"]["usage"]["outputTokens"] == 7
     sent = chat_requests(upstream.requests)
     assert sent[0]["messages"][0]["content"] == "You are a location helper."

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from chatbot_api.ai.base import ImagePart, TextPart, ToolCallPart, ToolResultPart
+from chatbot_api.ai.base import FilePart, ImagePart, TextPart, ToolCallPart, ToolResultPart
 from chatbot_api.ai.convert import DENIED_OUTPUT, to_model_messages
 
 
@@ -49,7 +49,7 @@ def test_convert_turns_denials_into_error_results_and_drops_pending_calls() -> N
     assert result.output == f"{DENIED_OUTPUT} Reason: No"
 
 
-def test_convert_keeps_images_and_drops_reasoning_and_system() -> None:
+def test_convert_keeps_images_and_files_and_drops_reasoning_and_system() -> None:
     messages = to_model_messages(
         [
             {"role": "system", "parts": [{"type": "text", "text": "ignored"}]},
@@ -57,7 +57,13 @@ def test_convert_keeps_images_and_drops_reasoning_and_system() -> None:
                 "role": "user",
                 "parts": [
                     {"type": "file", "mediaType": "image/png", "url": "https://x.io/a.png"},
-                    {"type": "file", "mediaType": "application/pdf", "url": "https://x.io/a.pdf"},
+                    {
+                        "type": "file",
+                        "mediaType": "application/pdf",
+                        "url": "https://x.io/a.pdf",
+                        "filename": "a.pdf",
+                    },
+                    {"type": "file", "mediaType": "Text/Plain", "url": "data:,hi", "name": "n.txt"},
                 ],
             },
             {
@@ -66,7 +72,11 @@ def test_convert_keeps_images_and_drops_reasoning_and_system() -> None:
             },
         ]
     )
-    assert messages[0].content == [ImagePart("https://x.io/a.png", "image/png")]
+    assert messages[0].content == [
+        ImagePart("https://x.io/a.png", "image/png"),
+        FilePart("application/pdf", "a.pdf", url="https://x.io/a.pdf"),
+        FilePart("text/plain", "n.txt", url="data:,hi"),  # ai-chatbot names it `name`
+    ]
     assert messages[1].content == [TextPart("ok")]
 
 

@@ -112,10 +112,9 @@ async def test_post_chat_records_usage_and_a_stream_row(
         usage = await session.get(MessageUsage, uuid.UUID(chunks[0]["messageId"]))
         streams = (await session.scalars(select(Stream))).all()
     assert usage is not None
-    assert usage.model_id == "chat-model"
+    assert usage.model_id == "demo"  # the model that answered, counting no tokens
     assert usage.user_id == user.id
-    assert usage.input_tokens > 0
-    assert usage.output_tokens > 0
+    assert (usage.input_tokens, usage.output_tokens) == (0, 0)
     assert [str(s.chat_id) for s in streams] == [body["id"]]
 
 
@@ -144,7 +143,8 @@ async def test_post_chat_default_model_is_used_when_none_is_selected(
     async with app.state.session_factory() as session:
         usage = await session.get(MessageUsage, uuid.UUID(chunks[0]["messageId"]))
     assert usage is not None
-    assert usage.model_id == app.state.models.default_chat_model
+    assert app.state.models.resolve(app.state.models.default_chat_model).is_demo
+    assert usage.model_id == "demo"  # the default model, answered by the demo here
 
 
 async def test_post_chat_accepts_the_sdk_default_body(

@@ -123,7 +123,8 @@ async def test_provider_turn_streams_and_saves_what_the_client_assembled(
     async with app.state.session_factory() as session:
         usage = await session.get(MessageUsage, saved.id)
     assert usage is not None
-    assert (usage.model_id, usage.input_tokens, usage.output_tokens) == (MODEL, 12, 3)
+    # the model the upstream says answered (the fake's chunks name `fake-model`)
+    assert (usage.model_id, usage.input_tokens, usage.output_tokens) == ("fake-model", 12, 3)
 
 
 async def test_provider_tool_call_runs_the_tool_and_feeds_the_result_back(

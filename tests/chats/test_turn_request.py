@@ -136,3 +136,15 @@ async def test_post_chat_strips_unknown_keys_of_the_message(
         stored = await session.get(Message, uuid.UUID(body["message"]["id"]))
     assert stored is not None
     assert stored.parts == [{"type": "text", "text": "Hello there"}]
+
+
+async def test_post_chat_pdf_part_is_ai_chatbots_400_by_default(
+    db: Any, client: httpx.AsyncClient
+) -> None:
+    body = chat_body()
+    body["message"]["parts"] = _file(mediaType="application/pdf", url="data:,x")
+    response = await client.post("/api/chat", json=body)
+    assert response.status_code == 400
+    assert response.json()["cause"] == (
+        "message.parts.0.mediaType: must be image/jpeg or image/png"
+    )

@@ -40,6 +40,8 @@ def message_events(
     stop_reason: str = "end_turn",
     input_tokens: int = 12,
     output_tokens: int = 34,
+    cache_read: int | None = None,
+    cache_creation: int | None = None,
     ping: bool = True,
 ) -> list[dict[str, Any]]:
     """message_start, (ping), each block's start/deltas/stop, message_delta, message_stop."""
@@ -53,6 +55,11 @@ def message_events(
             },
         }
     ]  # fmt: skip
+    start_usage = events[0]["message"]["usage"]
+    if cache_read is not None:
+        start_usage["cache_read_input_tokens"] = cache_read
+    if cache_creation is not None:
+        start_usage["cache_creation_input_tokens"] = cache_creation
     if ping:
         events.append({"type": "ping"})
     for index, (_, start, deltas) in enumerate(blocks):

@@ -76,7 +76,7 @@ def usage_chunk(
     if reasoning is not None:
         usage["completion_tokens_details"] = {"reasoning_tokens": reasoning}
     if cached is not None:
-        usage["prompt_tokens_details"] = {"cached_tokens": cached}
+        usage["prompt_tokens_details"] = {"cached_tokens": cached, "audio_tokens": 0}
     return {"id": "chatcmpl-fake", "object": "chat.completion.chunk", "model": MODEL,
             "choices": [], "usage": usage}  # fmt: skip
 

@@ -31,6 +31,18 @@ class ImagePart:
 
 
 @dataclass(slots=True)
+class FilePart:
+    """A non-image file of a user message: its bytes (`data`, read from our storage or a
+    data: URL) or, for an external file, its `url` only (never fetched by us)."""
+
+    media_type: str
+    filename: str | None = None
+    url: str | None = None
+    data: bytes | None = None
+    type: Literal["file"] = "file"
+
+
+@dataclass(slots=True)
 class ReasoningPart:
     text: str
     type: Literal["reasoning"] = "reasoning"
@@ -53,14 +65,14 @@ class ToolResultPart:
     type: Literal["tool-result"] = "tool-result"
 
 
-ContentPart = TextPart | ImagePart | ReasoningPart | ToolCallPart | ToolResultPart
+ContentPart = TextPart | ImagePart | FilePart | ReasoningPart | ToolCallPart | ToolResultPart
 
 
 @dataclass(slots=True)
 class ModelMessage:
     """One conversation message for a provider.
 
-    user: text/image parts; assistant: text/reasoning/tool-call parts; tool: tool-result parts.
+    user: text/image/file parts; assistant: text/reasoning/tool-call parts; tool: tool-result parts.
     """
 
     role: Literal["user", "assistant", "tool"]
@@ -140,10 +152,15 @@ class ToolCallEnd:
 
 @dataclass(slots=True)
 class Usage:
+    """A step's (or a turn's) tokens as the vendor reported them. `input_tokens` counts every
+    input token, cached ones included; `cached_input_tokens` were read from the vendor's
+    prompt cache, `cache_write_input_tokens` written to it (Anthropic)."""
+
     input_tokens: int = 0
     output_tokens: int = 0
     reasoning_tokens: int | None = None
     cached_input_tokens: int | None = None
+    cache_write_input_tokens: int | None = None
 
     def add(self, step: Usage) -> None:
         """Accumulate one step's usage into this (a turn's) total."""
@@ -153,19 +170,24 @@ class Usage:
             self.reasoning_tokens = (self.reasoning_tokens or 0) + step.reasoning_tokens
         if step.cached_input_tokens is not None:
             self.cached_input_tokens = (self.cached_input_tokens or 0) + step.cached_input_tokens
+        if step.cache_write_input_tokens is not None:
+            written = (self.cache_write_input_tokens or 0) + step.cache_write_input_tokens
+            self.cache_write_input_tokens = written
 
 
 FinishReason = Literal["stop", "length", "content-filter", "tool-calls", "error", "other"]
 
 
 class StepFinish:
-    """Always the last event of a successful step."""
+    """Always the last event of a successful step. `model`: the model that answered, as the
+    upstream named it (None: the one asked for)."""
 
-    __slots__ = ("reason", "usage")
+    __slots__ = ("model", "reason", "usage")
 
-    def __init__(self, reason: FinishReason, usage: Usage) -> None:
+    def __init__(self, reason: FinishReason, usage: Usage, model: str | None = None) -> None:
         self.reason = reason
         self.usage = usage
+        self.model = model
 
 
 ModelEvent = TextDelta | ReasoningDelta | ToolCallStart | ToolCallDelta | ToolCallEnd | StepFinish
@@ -196,6 +218,35 @@ class ProviderError(Exception):
 
 def is_retryable_status(status: int | None) -> bool:
     return status is not None and (status in (408, 409, 429) or status >= 500)
+
+
+# What a provider takes as attachments (besides text, which the turn inlines for all):
+# media type patterns (`image/*`, `application/pdf`, `*/*`) as bytes, and as URLs.
+IMAGES: frozenset[str] = frozenset({"image/*"})
+
+
+@dataclass(frozen=True, slots=True)
+class InputTypes:
+    """The attachments a provider takes: by their bytes (`data`), by an https URL (`urls`)."""
+
+    data: frozenset[str] = IMAGES
+    urls: frozenset[str] = IMAGES
+
+
+DEFAULT_INPUT_TYPES = InputTypes()  # a provider that declares nothing: images only
+
+
+def media_type_matches(patterns: frozenset[str], media_type: str) -> bool:
+    """Whether `media_type` is one of `patterns` (exact, `type/*` or `*/*`)."""
+    media_type = media_type.lower()
+    major = media_type.split("/", 1)[0]
+    return bool({media_type, f"{major}/*", "*/*"} & patterns)
+
+
+def input_types(provider: object) -> InputTypes:
+    """The provider's `input_types` declaration, or images only when it has none."""
+    declared = getattr(provider, "input_types", None)
+    return declared if isinstance(declared, InputTypes) else DEFAULT_INPUT_TYPES
 
 
 class Provider(Protocol):

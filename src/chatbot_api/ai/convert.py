@@ -7,6 +7,7 @@ from typing import Any
 
 from chatbot_api.ai.base import (
     ContentPart,
+    FilePart,
     ImagePart,
     ModelMessage,
     ReasoningPart,
@@ -64,9 +65,19 @@ def _user_content(parts: Sequence[Mapping[str, Any]]) -> list[ContentPart]:
         kind = part.get("type")
         if kind == "text" and part.get("text"):
             content.append(TextPart(text=str(part["text"])))
-        elif kind == "file" and str(part.get("mediaType", "")).startswith("image/"):
-            content.append(ImagePart(url=str(part.get("url", "")), media_type=part["mediaType"]))
+        elif kind == "file":
+            content.append(_file_part(part))
     return content
+
+
+def _file_part(part: Mapping[str, Any]) -> ImagePart | FilePart:
+    """An image, or any other file (its bytes are read later: ai/attachments.py)."""
+    media_type = str(part.get("mediaType") or "application/octet-stream").lower()
+    url = str(part.get("url", ""))
+    if media_type.startswith("image/"):
+        return ImagePart(url=url, media_type=media_type)
+    name = part.get("filename") or part.get("name")  # AI SDK: filename; ai-chatbot: name
+    return FilePart(media_type, str(name) if name else None, url=url)
 
 
 def _assistant_messages(

@@ -13,6 +13,9 @@ import orjson
 from chatbot_api.ai import demo_content as content
 from chatbot_api.ai import prompts
 from chatbot_api.ai.base import (
+    FilePart,
+    ImagePart,
+    InputTypes,
     ModelEvent,
     ModelMessage,
     ModelRequest,
@@ -32,6 +35,7 @@ CHAT_MODEL_ID = "chat-model"
 REASONING_MODEL_ID = "chat-model-reasoning"
 TITLE_MODEL_ID = "title-model"
 ARTIFACT_MODEL_ID = "artifact-model"
+DEMO_MODEL = "demo"  # the model it says answered (it counts no tokens: usage is zero)
 
 DEMO_NOTICE = (
     "I'm the offline demo model, so this reply is scripted: configure a model provider "
@@ -75,7 +79,10 @@ class DemoReply:
 
 
 class DemoProvider:
-    """Answers every request deterministically, word by word, `word_delay` seconds apart."""
+    """Answers every request deterministically, word by word, `word_delay` seconds apart.
+    It takes any attachment and says what it received."""
+
+    input_types = InputTypes(data=frozenset({"*/*"}), urls=frozenset({"*/*"}))
 
     def __init__(self, word_delay: float = 0.04) -> None:
         self._delay = word_delay
@@ -94,7 +101,6 @@ class DemoProvider:
             yield TextDelta(piece)
             if delay:
                 await asyncio.sleep(delay)
-        output_words = len(reply.reasoning.split()) + len(reply.text.split())
         reason: Any = "stop"
         if reply.tool_name is not None:
             call_id = f"call_demo_{_count_tool_calls(request.messages) + 1}"
@@ -104,11 +110,8 @@ class DemoProvider:
             for fragment in (args[:middle], args[middle:]):
                 yield ToolCallDelta(call_id, fragment)
             yield ToolCallEnd(call_id, reply.tool_name, reply.tool_input or {})
-            output_words += len(args.split())
             reason = "tool-calls"
-        yield StepFinish(
-            reason, Usage(input_tokens=_prompt_words(request), output_tokens=output_words)
-        )
+        yield StepFinish(reason, Usage(), DEMO_MODEL)
 
 
 def plan_reply(request: ModelRequest) -> DemoReply:
@@ -275,9 +278,9 @@ def _answer(prompt: str, last: ModelMessage | None, offered: set[str]) -> str:
             snippet = snippet[:160].rstrip() + "…"
         plural = "" if len(words) == 1 else "s"
         parts.append(f"You {verb}: “{snippet}” ({len(words)} word{plural}).")
-    images = sum(1 for p in (last.content if last else []) if p.type == "image")
-    if images:
-        parts.append(f"You attached {images} image{'s' if images > 1 else ''}; I can't see them.")
+    attached = describe_attachments(last.content if last else [])
+    if attached:
+        parts.append(attached)
     wants_tool = _WEATHER.search(lowered) or _CREATE.search(lowered) or _SUGGEST.search(lowered)
     if wants_tool and not offered:
         parts.append("Tools are not available with this model, so I won't call any.")
@@ -287,16 +290,24 @@ def _answer(prompt: str, last: ModelMessage | None, offered: set[str]) -> str:
     return " ".join(parts)
 
 
+def describe_attachments(content: list[Any]) -> str:
+    """What the demo received: images, files (type, name, size) and inlined text files."""
+    seen: list[str] = []
+    for part in content:
+        if isinstance(part, ImagePart):
+            seen.append(f"an image ({part.media_type})")
+        elif isinstance(part, FilePart):
+            name = f" “{part.filename}”" if part.filename else ""
+            size = f", {len(part.data)} bytes" if part.data is not None else ", by URL"
+            seen.append(f"a file{name} ({part.media_type}{size})")
+        elif isinstance(part, TextPart) and part.text.startswith("<file name="):
+            seen.append(f"a text file inlined as {len(part.text)} characters")
+    if not seen:
+        return ""
+    return f"You attached {', '.join(seen)}; I can't read them."
+
+
 def _count_tool_calls(messages: list[ModelMessage]) -> int:
     return sum(
         1 for message in messages for part in message.content if isinstance(part, ToolCallPart)
     )
-
-
-def _prompt_words(request: ModelRequest) -> int:
-    total = len((request.system or "").split())
-    for message in request.messages:
-        for part in message.content:
-            if isinstance(part, TextPart):
-                total += len(part.text.split())
-    return total

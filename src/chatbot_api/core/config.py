@@ -109,6 +109,9 @@ class Settings(BaseSettings):
     storage_backend: Literal["local", "s3", "vercel_blob"] | None = None  # None: auto
     local_storage_dir: Path | None = None  # default: <data_dir>/uploads
     max_upload_bytes: int = 5 * 1024 * 1024
+    # Attachments beyond JPEG/PNG: uploads of PDF and UTF-8 text (txt, md, csv, json), and
+    # ai-chatbot's body with any file type (the model decides). Off: ai-chatbot's own rule.
+    allow_document_attachments: bool = False
     max_request_body_bytes: int = Field(default=32 * 1024 * 1024, ge=1024)  # non-multipart
     blob_read_write_token: SecretStr | None = None
     blob_api_url: str = "https://blob.vercel-storage.com"
@@ -158,6 +161,10 @@ class Settings(BaseSettings):
     )
     google_base_url: str = "https://generativelanguage.googleapis.com/v1beta"
     openai_compatible_base_url: str | None = None  # Ollama, vLLM, LM Studio, OpenRouter, …
+    # Text attachments are inlined into the prompt, each at most this many bytes
+    chat_text_file_max_bytes: int = Field(default=200 * 1024, ge=1)
+    # PDFs and other binary attachments read from our storage or a data: URL, each at most
+    chat_file_max_bytes: int = Field(default=32 * 1024 * 1024, ge=1)
     openai_compatible_api_key: SecretStr | None = None
     bedrock_region: str | None = None  # AWS Bedrock (Converse); credentials: botocore's chain
     bedrock_endpoint_url: str | None = None  # tests, VPC endpoints; default: by the region

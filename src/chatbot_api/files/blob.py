@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import secrets
 import time
+from urllib.parse import urlsplit
 
 import httpx
 import structlog
@@ -110,6 +111,22 @@ class VercelBlobStorage:
 
     async def open(self, pathname: str) -> LocalFile | None:
         return None
+
+    async def read(self, url: str) -> bytes | None:
+        """A URL on this store's public host (`<store id>.public.blob.vercel-storage.com`)."""
+        try:
+            host = urlsplit(url).hostname or ""
+        except ValueError:
+            return None
+        if not self.store_id or host != f"{self.store_id.lower()}.public.blob.vercel-storage.com":
+            return None
+        try:
+            response = await self.http.get(url)
+        except httpx.HTTPError as exc:
+            raise StorageError(f"Vercel Blob unreachable: {exc}") from exc
+        if not response.is_success:
+            raise StorageError(f"Vercel Blob answered {response.status_code} for {url}")
+        return response.content
 
     async def aclose(self) -> None:
         return None  # the shared httpx client is closed by the app

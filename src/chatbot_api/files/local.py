@@ -7,11 +7,21 @@ import os
 import secrets
 import stat
 from pathlib import Path
+from urllib.parse import unquote, urlsplit
 
 from chatbot_api.files.storage import LocalFile, StorageError, StoredObject, content_disposition
 
 SERVE_PREFIX = "/api/files/"
-CONTENT_TYPES = {".png": "image/png", ".jpg": "image/jpeg", ".jpeg": "image/jpeg"}
+CONTENT_TYPES = {
+    ".png": "image/png",
+    ".jpg": "image/jpeg",
+    ".jpeg": "image/jpeg",
+    ".pdf": "application/pdf",
+    ".txt": "text/plain",
+    ".md": "text/markdown",
+    ".csv": "text/csv",
+    ".json": "application/json",
+}
 
 
 class LocalStorage:
@@ -49,6 +59,23 @@ class LocalStorage:
         if size is None:
             return None
         return LocalFile(path=target, content_type=content_type, size=size)
+
+    async def read(self, url: str) -> bytes | None:
+        """Any URL whose path is `/api/files/<pathname>` (on whatever host the client saw us)
+        of a file in the directory; never fetched over HTTP."""
+        try:
+            path = urlsplit(url).path
+        except ValueError:
+            return None
+        if not path.startswith(SERVE_PREFIX):
+            return None
+        found = await self.open(unquote(path[len(SERVE_PREFIX) :]))
+        if found is None:
+            return None
+        try:
+            return await asyncio.to_thread(found.path.read_bytes)
+        except OSError as exc:
+            raise StorageError(f"cannot read {found.path}: {exc}") from exc
 
     async def aclose(self) -> None:
         return None

@@ -34,7 +34,11 @@ UPLOAD_BODY: dict[str, Any] = {
                     FILE_FIELD: {
                         "type": "string",
                         "format": "binary",
-                        "description": "A JPEG or PNG image of at most 5 MiB (5,242,880 bytes)",
+                        "description": (
+                            "A JPEG or PNG image of at most 5 MiB (5,242,880 bytes); with "
+                            "ALLOW_DOCUMENT_ATTACHMENTS also a PDF or a UTF-8 text file "
+                            "(txt, md, csv, json)"
+                        ),
                     }
                 },
             }
@@ -96,7 +100,8 @@ async def upload_file(
     if upload is None:
         return _error("No file uploaded", 400)
     try:
-        stored = await service.upload_image(storage, upload)
+        documents = settings.allow_document_attachments
+        stored = await service.upload_image(storage, upload, documents=documents)
     except service.UploadRejected as exc:
         return _error(exc.message, exc.status)
     return UploadResult.from_stored(stored, str(request.base_url))
@@ -107,7 +112,10 @@ async def upload_file(
     summary="Read a file stored by the local storage backend",
     response_class=FileResponse,
     responses={
-        200: {"content": {"image/png": {}, "image/jpeg": {}}, "description": "The file"},
+        200: {
+            "content": {t: {} for t in ("image/png", "image/jpeg", "application/pdf")},
+            "description": "The file",
+        },
         404: {"description": "No such file (or storage is not local)"},
     },
 )

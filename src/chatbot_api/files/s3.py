@@ -6,7 +6,7 @@ import asyncio
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
-from urllib.parse import quote, urlsplit, urlunsplit
+from urllib.parse import quote, unquote, urlsplit, urlunsplit
 
 from aiobotocore.config import AioConfig
 from aiobotocore.session import get_session
@@ -117,6 +117,20 @@ class S3Storage:
 
     async def open(self, pathname: str) -> LocalFile | None:
         return None
+
+    async def read(self, url: str) -> bytes | None:
+        """A URL under the bucket's public URL (or its CDN's), read with `get_object`."""
+        base = self.config.public_url("")
+        if not url.startswith(base) or len(url) == len(base):
+            return None
+        key = unquote(url[len(base) :].split("?", 1)[0])
+        try:
+            client = await self._get_client()
+            answer = await client.get_object(Bucket=self.config.bucket, Key=key)
+            async with answer["Body"] as body:
+                return await body.read()
+        except (BotoCoreError, ClientError, OSError, TimeoutError) as exc:
+            raise StorageError(f"S3 get_object {self.config.bucket}/{key}: {exc}") from exc
 
     async def aclose(self) -> None:
         async with self._lock:

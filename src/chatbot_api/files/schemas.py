@@ -16,7 +16,7 @@ class UploadResult(BaseModel):
     url: str = Field(description="Public URL of the file")
     download_url: str = Field(description="URL that downloads the file as an attachment")
     pathname: str = Field(description="Stored name: original basename + random suffix")
-    content_type: str = Field(description="image/jpeg or image/png, detected from the bytes")
+    content_type: str = Field(description="image/jpeg, image/png (PDF, text): from the bytes")
     content_disposition: str
 
     @classmethod

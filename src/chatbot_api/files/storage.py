@@ -52,6 +52,11 @@ class Storage(Protocol):
         """The local file behind `pathname`, or None (also for remote backends)."""
         ...
 
+    async def read(self, url: str) -> bytes | None:
+        """The bytes of the file this backend stored at `url`, or None when `url` is not one
+        of its files; raises StorageError when it is but cannot be read."""
+        ...
+
     async def aclose(self) -> None:
         """Release connections; called once on shutdown."""
         ...

@@ -11,6 +11,7 @@ import orjson
 
 from chatbot_api.ai.base import (
     FinishReason,
+    InputTypes,
     ModelEvent,
     ModelRequest,
     ProviderError,
@@ -31,6 +32,12 @@ ANTHROPIC_VERSION = "2023-06-01"
 DEFAULT_MAX_TOKENS = 8192
 MIN_ANSWER_TOKENS = 1024  # room left for the answer beyond the thinking budget
 
+# Messages: images and PDFs (`document` blocks), by their bytes or by URL.
+INPUT_TYPES = InputTypes(
+    data=frozenset({"image/*", "application/pdf"}),
+    urls=frozenset({"image/*", "application/pdf"}),
+)
+
 _STOP: dict[str, FinishReason] = {
     "end_turn": "stop",
     "stop_sequence": "stop",
@@ -43,11 +50,13 @@ _STOP: dict[str, FinishReason] = {
 class MessagesParser:
     """Turns parsed Messages stream events into our events (appended to `out`)."""
 
-    __slots__ = ("_tools", "finished", "stop_reason", "usage")
+    __slots__ = ("_tools", "_uncached_input", "finished", "model", "stop_reason", "usage")
 
     def __init__(self) -> None:
         self._tools: dict[int, list[Any]] = {}  # block index -> [id, name, [fragments]]
         self.usage = Usage()
+        self.model: str | None = None
+        self._uncached_input = 0
         self.stop_reason: str | None = None
         self.finished = False
 
@@ -83,25 +92,44 @@ class MessagesParser:
         self, kind: Any, event: dict[str, Any], out: list[ModelEvent], provider: str
     ) -> None:
         if kind == "message_start":
-            usage = (event.get("message") or {}).get("usage") or {}
-            cached = usage.get("cache_read_input_tokens")
-            self.usage.input_tokens = (usage.get("input_tokens") or 0) + (cached or 0)
-            self.usage.cached_input_tokens = cached
-            self.usage.output_tokens = usage.get("output_tokens") or 0
+            message = event.get("message") or {}
+            model = message.get("model")
+            self.model = model if isinstance(model, str) and model else None
+            self._take_usage(message.get("usage") or {})
         elif kind == "message_delta":
             self.stop_reason = (event.get("delta") or {}).get("stop_reason") or self.stop_reason
-            usage = event.get("usage") or {}
-            if usage.get("output_tokens") is not None:
-                self.usage.output_tokens = usage["output_tokens"]
+            self._take_usage(event.get("usage") or {})
         elif kind == "message_stop":
             self.finished = True
-            out.append(StepFinish(_STOP.get(self.stop_reason or "end_turn", "other"), self.usage))
+            reason = _STOP.get(self.stop_reason or "end_turn", "other")
+            out.append(StepFinish(reason, self.usage, self.model))
         elif kind == "error":
             raise stream_error(provider, event.get("error"))
+
+    def _take_usage(self, raw: dict[str, Any]) -> None:
+        """`message_start`'s usage, then `message_delta`'s (cumulative: a field it repeats
+        replaces the earlier one). Our input counts every input token: Anthropic's
+        `input_tokens` leaves out those read from and written to the prompt cache."""
+        usage = self.usage
+        if raw.get("output_tokens") is not None:
+            usage.output_tokens = raw["output_tokens"]
+        if raw.get("cache_read_input_tokens") is not None:
+            usage.cached_input_tokens = raw["cache_read_input_tokens"]
+        if raw.get("cache_creation_input_tokens") is not None:
+            usage.cache_write_input_tokens = raw["cache_creation_input_tokens"]
+        if raw.get("input_tokens") is not None:
+            self._uncached_input = int(raw["input_tokens"])
+        usage.input_tokens = (
+            self._uncached_input
+            + (usage.cached_input_tokens or 0)
+            + (usage.cache_write_input_tokens or 0)
+        )
 
 
 class AnthropicProvider:
     """Streams `POST {base_url}/messages` with `x-api-key` and `anthropic-version`."""
+
+    input_types = INPUT_TYPES
 
     def __init__(
         self,

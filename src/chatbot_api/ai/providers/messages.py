@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import base64
 from typing import Any
 
 import orjson
 
+from chatbot_api.ai.attachments import data_url
 from chatbot_api.ai.base import (
+    FilePart,
     ImagePart,
     ModelMessage,
     ModelRequest,
@@ -64,7 +67,19 @@ def _openai_user_content(message: ModelMessage) -> str | list[dict[str, Any]]:
             content.append({"type": "text", "text": part.text})
         elif isinstance(part, ImagePart):
             content.append({"type": "image_url", "image_url": {"url": part.url}})
+        elif isinstance(part, FilePart):
+            content.append(_openai_file(part))
     return content
+
+
+def _openai_file(part: FilePart) -> dict[str, Any]:
+    """A PDF as a `file` content part, its bytes as a data: URL (Chat Completions takes no
+    file URLs: the attachment rules never let one through)."""
+    if part.data is None:
+        raise ValueError(f"{part.media_type} file without its bytes")
+    file: dict[str, Any] = {"file_data": data_url(part.media_type, part.data)}
+    file["filename"] = part.filename or "attachment.pdf"
+    return {"type": "file", "file": file}
 
 
 def _openai_assistant(message: ModelMessage) -> dict[str, Any]:
@@ -105,6 +120,8 @@ def _anthropic_block(part: Any) -> dict[str, Any] | None:
         return {"type": "text", "text": part.text} if part.text else None
     if isinstance(part, ImagePart):
         return {"type": "image", "source": _anthropic_image_source(part)}
+    if isinstance(part, FilePart):
+        return _anthropic_document(part)
     if isinstance(part, ToolCallPart):
         tool_input = part.input if isinstance(part.input, dict) else {"value": part.input}
         return {
@@ -123,6 +140,19 @@ def _anthropic_block(part: Any) -> dict[str, Any] | None:
             block["is_error"] = True
         return block
     return None  # reasoning is not sent back (no signature to replay)
+
+
+def _anthropic_document(part: FilePart) -> dict[str, Any]:
+    """A PDF as a `document` block: base64 from its bytes, else its (https) URL."""
+    if part.data is not None:
+        data = base64.b64encode(part.data).decode()
+        source = {"type": "base64", "media_type": part.media_type, "data": data}
+    else:
+        source = {"type": "url", "url": part.url or ""}
+    block: dict[str, Any] = {"type": "document", "source": source}
+    if part.filename:
+        block["title"] = part.filename
+    return block
 
 
 def _anthropic_image_source(part: ImagePart) -> dict[str, Any]:

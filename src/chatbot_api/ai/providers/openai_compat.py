@@ -11,6 +11,7 @@ import orjson
 
 from chatbot_api.ai.base import (
     FinishReason,
+    InputTypes,
     ModelEvent,
     ModelRequest,
     ProviderError,
@@ -29,6 +30,10 @@ from chatbot_api.ai.providers.sse import decode_event, drain, iter_sse_data
 from chatbot_api.ai.providers.think import ThinkTagSplitter
 
 ReasoningStyle = Literal["none", "gateway", "effort"]
+# Chat Completions: images by URL or bytes; PDFs as `file` parts, by their bytes only.
+INPUT_TYPES = InputTypes(
+    data=frozenset({"image/*", "application/pdf"}), urls=frozenset({"image/*"})
+)
 
 _FINISH: dict[str, FinishReason] = {
     "stop": "stop",
@@ -52,19 +57,22 @@ class _ToolCall:
 class ChatCompletionsParser:
     """Turns parsed Chat Completions chunks into events (appended to `out`)."""
 
-    __slots__ = ("_calls", "_think", "done", "finish", "usage")
+    __slots__ = ("_calls", "_think", "done", "finish", "model", "usage")
 
     def __init__(self, think_tags: bool = True) -> None:
         self._think = ThinkTagSplitter() if think_tags else None
         self._calls: dict[int, _ToolCall] = {}
         self.finish: str | None = None
         self.usage: Usage | None = None
+        self.model: str | None = None  # the model that answered, as the chunks name it
         self.done = False
 
     def feed(self, chunk: dict[str, Any], out: list[ModelEvent], provider: str) -> None:
         error = chunk.get("error")
         if error:
             raise stream_error(provider, error)
+        if self.model is None and isinstance(chunk.get("model"), str):
+            self.model = chunk["model"] or None
         usage = chunk.get("usage")
         if usage:
             self.usage = _usage(usage)
@@ -128,7 +136,7 @@ class ChatCompletionsParser:
         reason = _FINISH.get(self.finish or "stop", "other")
         if self._calls and reason == "stop":
             reason = "tool-calls"
-        out.append(StepFinish(reason, self.usage or Usage()))
+        out.append(StepFinish(reason, self.usage or Usage(), self.model))
 
 
 def _usage(raw: dict[str, Any]) -> Usage:
@@ -144,6 +152,8 @@ def _usage(raw: dict[str, Any]) -> Usage:
 
 class OpenAICompatProvider:
     """Streams `POST {base_url}/chat/completions` and parses its SSE chunks once each."""
+
+    input_types = INPUT_TYPES
 
     def __init__(
         self,

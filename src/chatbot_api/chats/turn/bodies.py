@@ -26,6 +26,8 @@ TOOL_DESCRIPTION_MAX_CHARS = 4_000
 TOOL_SCHEMA_MAX_BYTES = 32 * 1024
 TOOL_OUTPUT_MAX_BYTES = 256 * 1024
 ID_MAX_CHARS = 200
+CHATBOT_FILE_TYPES = frozenset({"image/jpeg", "image/png"})  # ai-chatbot's own rule
+MEDIA_TYPE = r"^[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]{0,63}/[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]{0,126}$"
 TOOL_NAME = re.compile(r"^[a-zA-Z0-9_-]{1,64}$")
 TOOL_STATES = frozenset(
     {
@@ -81,11 +83,16 @@ class TextPartIn(BaseModel):
 
 
 class FilePartIn(BaseModel):
+    """Any `type/subtype` passes here: ai-chatbot's JPEG/PNG rule is applied by the parse
+    unless ALLOW_DOCUMENT_ATTACHMENTS is on, and the model's provider decides before
+    admission (ai/attachments.py): a 400 naming what it refuses."""
+
     model_config = _STRIP
     type: Literal["file"]
-    media_type: Literal["image/jpeg", "image/png"] = Field(alias="mediaType")
+    media_type: Annotated[str, StringConstraints(pattern=MEDIA_TYPE)] = Field(alias="mediaType")
     name: Annotated[str, StringConstraints(min_length=1, max_length=FILE_NAME_MAX_CHARS)]
     url: str
+    filename: Annotated[str, StringConstraints(max_length=FILE_NAME_MAX_CHARS)] | None = None
 
     @field_validator("url")
     @classmethod
@@ -107,7 +114,7 @@ class UserMessageIn(BaseModel):
     parts: Annotated[list[UserPart], Field(max_length=MAX_PARTS)]
 
     def ui_parts(self) -> list[dict[str, Any]]:
-        return [part.model_dump(by_alias=True) for part in self.parts]
+        return [part.model_dump(by_alias=True, exclude_none=True) for part in self.parts]
 
 
 class ClientMessageIn(BaseModel):

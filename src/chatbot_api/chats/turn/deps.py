@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from chatbot_api.ai.registry import ModelRegistry
 from chatbot_api.chats.turn.admission import Admission
 from chatbot_api.core.config import Settings
+from chatbot_api.files.storage import Storage
 from chatbot_api.streaming.log import StreamLog
 
 if TYPE_CHECKING:
@@ -125,3 +126,4 @@ class TurnDeps:
     turns: Turns
     admission: Admission
     replies: ReplySaver
+    storage: Storage | None = None  # where our own upload URLs are read (attachments)

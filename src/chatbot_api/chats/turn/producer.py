@@ -14,6 +14,7 @@ from typing import Any
 import orjson
 import structlog
 
+from chatbot_api.ai.attachments import AttachmentRules
 from chatbot_api.ai.base import Usage
 from chatbot_api.ai.prompts import TITLE_MAX_CHARS
 from chatbot_api.ai.resilience import RetryPolicy, Target
@@ -50,6 +51,7 @@ class TurnPlan:
     temperature: float | None
     max_output_tokens: int
     usage_metadata: bool  # `finish` carries {modelId, usage} (assistant-ui's usage display)
+    attachments: AttachmentRules | None = None  # reads and checks the context's files
     durable: asyncio.Future[None] | None = None  # see `Admitted.durable`
 
     def recovery_meta(self) -> bytes:
@@ -93,6 +95,7 @@ class Turn:
                 max_output_tokens=plan.max_output_tokens,
                 tools=plan.tools,
                 temperature=plan.temperature,
+                attachments=plan.attachments,
             ),
             ToolContext(
                 user_id=plan.user_id,
@@ -177,8 +180,13 @@ class Turn:
         self._ended = True
         metadata = None
         if self.plan.usage_metadata:
-            metadata = usage_metadata(self.plan.model_id, self.runner.usage)
+            metadata = usage_metadata(self.answered_by(), self.runner.usage)
         self.writer.end(outcome.reason, error_text=outcome.error_text, metadata=metadata)
+
+    def answered_by(self) -> str:
+        """The model that answered, as its upstream named it (the demo: `demo`); before any
+        step finished, the one the turn asked for."""
+        return self.runner.model or self.plan.targets[0].upstream_model
 
     # --- the title --------------------------------------------------------------------
     def _start_title(self) -> None:
@@ -231,7 +239,9 @@ class Turn:
                 await self.deps.replies.save_title(plan.chat_id, title)
             return
         await self.deps.replies.save(
-            reply_row(plan, parts, self.runner.usage, title, saved_by="turn")
+            reply_row(
+                plan, parts, self.runner.usage, title, saved_by="turn", model=self.answered_by()
+            )
         )
 
 
@@ -242,7 +252,9 @@ def reply_row(
     title: str | None,
     *,
     saved_by: str,
+    model: str | None = None,
 ) -> ReplyRow:
+    """The reply as saved; `model`: the one that answered (else the one asked for)."""
     return ReplyRow(
         stream_id=plan.stream_id,
         chat_id=plan.chat_id,
@@ -250,7 +262,7 @@ def reply_row(
         message_id=plan.reply_id,
         parts=parts,
         continues=plan.continuing is not None,
-        model_id=plan.model_id,
+        model_id=model or plan.model_id,
         usage={
             "inputTokens": usage.input_tokens,
             "outputTokens": usage.output_tokens,

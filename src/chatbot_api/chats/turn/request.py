@@ -12,10 +12,12 @@ from pydantic import BaseModel, ValidationError
 
 from chatbot_api.ai.convert import tool_name_of
 from chatbot_api.chats.turn.bodies import (
+    CHATBOT_FILE_TYPES,
     SYSTEM_MAX_CHARS,
     AssistantUIBodyIn,
     ChatbotBodyIn,
     ClientMessageIn,
+    FilePartIn,
     SimpleBodyIn,
     UserMessageIn,
 )
@@ -94,9 +96,10 @@ def message_uuid(chat_id: uuid.UUID, client_id: str) -> uuid.UUID:
         return uuid.uuid5(chat_id, client_id)
 
 
-def parse_turn_request(raw: bytes) -> TurnRequest:
+def parse_turn_request(raw: bytes, *, any_file_type: bool = False) -> TurnRequest:
     """Parse (as JSON, whatever the Content-Type) and validate any of the three shapes:
-    400 `bad_request:api` naming the offending field."""
+    400 `bad_request:api` naming the offending field. `any_file_type` (ALLOW_DOCUMENT_
+    ATTACHMENTS): ai-chatbot's new message may carry files beyond its JPEG/PNG."""
     if len(raw) > MAX_BODY_BYTES:
         raise BadRequest(f"Request body is larger than {MAX_BODY_BYTES} bytes.")
     try:
@@ -105,7 +108,7 @@ def parse_turn_request(raw: bytes) -> TurnRequest:
         raise BadRequest("Request body must be JSON.") from None
     shape = classify(data)
     if shape == "chatbot":
-        return _chatbot(validate(ChatbotBodyIn, data))
+        return _chatbot(validate(ChatbotBodyIn, data), any_file_type=any_file_type)
     if shape == "simple":
         return _simple(validate(SimpleBodyIn, data))
     return _assistant_ui(validate(AssistantUIBodyIn, data))
@@ -136,9 +139,11 @@ def classify(data: Any) -> Shape:
 # --- ai-chatbot's body -------------------------------------------------------------------
 
 
-def _chatbot(body: ChatbotBodyIn) -> TurnRequest:
+def _chatbot(body: ChatbotBodyIn, *, any_file_type: bool) -> TurnRequest:
     """A new message (`message`, or the SDK default's last user message), or an approval
     continuation (`messages` whose last message is the assistant's or carries answers)."""
+    if body.message is not None and not any_file_type:
+        _images_only(body.message, "message")
     message = _new_message(body.message) if body.message is not None else None
     messages = body.messages
     answers: tuple[dict[str, Any], ...] = ()
@@ -148,7 +153,7 @@ def _chatbot(body: ChatbotBodyIn) -> TurnRequest:
         if messages[-1].role == "assistant":
             continues = messages[-1].id
     if message is None and messages and messages[-1].role == "user":
-        message = _last_user_message(body.id, messages)
+        message = _last_user_message(body.id, messages, any_file_type=any_file_type)
     if message is None and continues is None:
         raise BadRequest("message: a user message (or messages) is required")
     if message is not None and continues is not None:
@@ -182,17 +187,29 @@ def _approval_answers(messages: list[ClientMessageIn]) -> list[dict[str, Any]]:
     ]
 
 
+def _images_only(message: UserMessageIn, where: str) -> None:
+    """ai-chatbot's rule for a new message's files: JPEG or PNG."""
+    for index, part in enumerate(message.parts):
+        if isinstance(part, FilePartIn) and part.media_type not in CHATBOT_FILE_TYPES:
+            raise BadRequest(f"{where}.parts.{index}.mediaType: must be image/jpeg or image/png")
+
+
 def _new_message(message: UserMessageIn) -> NewMessage:
     return NewMessage(str(message.id), message.ui_parts())
 
 
-def _last_user_message(chat_id: uuid.UUID, messages: list[ClientMessageIn]) -> NewMessage:
+def _last_user_message(
+    chat_id: uuid.UUID, messages: list[ClientMessageIn], *, any_file_type: bool
+) -> NewMessage:
     """The SDK default body's new message: its last, validated as ai-chatbot's message (its
     id may be the client's own short id, mapped to a stable UUID within the chat)."""
     index = len(messages) - 1
     data = messages[index].model_dump()
     data["id"] = message_uuid(chat_id, data["id"])
-    return _new_message(validate(UserMessageIn, data, f"messages.{index}"))
+    message = validate(UserMessageIn, data, f"messages.{index}")
+    if not any_file_type:
+        _images_only(message, f"messages.{index}")
+    return _new_message(message)
 
 
 # --- the client-context bodies ------------------------------------------------------------

@@ -31,7 +31,9 @@ _SSE_RESPONSE: dict[int | str, dict[str, Any]] = {
 async def turn_request(request: Request) -> TurnRequest:
     """The body, parsed as JSON whatever its Content-Type; a bad one is a 400 before
     authentication (the parameter comes first)."""
-    return parse_turn_request(await request.body())
+    settings = request.app.state.settings
+    body = await request.body()
+    return parse_turn_request(body, any_file_type=settings.allow_document_attachments)
 
 
 async def turn_deps(request: Request) -> TurnDeps:

@@ -10,6 +10,9 @@ from urllib.parse import urlsplit
 import structlog
 
 from chatbot_api.ai import prompts
+from chatbot_api.ai.attachments import AttachmentRejected, AttachmentRules
+from chatbot_api.ai.base import input_types
+from chatbot_api.ai.convert import to_model_messages
 from chatbot_api.ai.model_catalog import ModelInfo
 from chatbot_api.ai.providers.openai_compat import OpenAICompatProvider
 from chatbot_api.ai.registry import ResolvedModel
@@ -42,11 +45,13 @@ async def start_turn(
         raise AppError(
             f"Model '{model_id}' is not available to {user.type} users", code="forbidden:model"
         )
+    rules = attachment_rules(deps, model_id, model)
+    await check_attachments(rules, request)
     tools = offered_tools(deps, request) if model.tools else {}
     chat_id = request.chat_id(user.id)
     ask = admission_ask(deps, user, request, chat_id, tools)
     admitted = await deps.admission.admit(ask)
-    turn = Turn(deps, plan(deps, request, ask, admitted, model_id, model, hints))
+    turn = Turn(deps, plan(deps, request, ask, admitted, model_id, model, hints, rules))
     try:
         await deps.stream_log.open(turn.stream_key, str(chat_id), turn.plan.recovery_meta())
     except Exception as exc:  # the message is kept; there is no reply to it
@@ -82,6 +87,35 @@ def resolve_model(deps: TurnDeps, request: TurnRequest) -> tuple[str, ResolvedMo
         return model_id, ResolvedModel(info, (target,), retry=NO_RETRIES)
     model_id = request.model_id or deps.models.default_chat_model
     return model_id, deps.models.resolve(model_id)
+
+
+def attachment_rules(deps: TurnDeps, model_id: str, model: ResolvedModel) -> AttachmentRules:
+    """Which files the model's provider takes, and where our own uploads are read from."""
+    storage = deps.storage
+
+    async def read(url: str) -> bytes | None:
+        return await storage.read(url) if storage is not None else None
+
+    settings = deps.settings
+    return AttachmentRules(
+        model_id=model_id,
+        input_types=input_types(model.provider),
+        read=read,
+        text_max_bytes=settings.chat_text_file_max_bytes,
+        file_max_bytes=settings.chat_file_max_bytes,
+    )
+
+
+async def check_attachments(rules: AttachmentRules, request: TurnRequest) -> None:
+    """Every file the request brings (its new message, a client-held context) must be one
+    the model takes, readable and within its cap: else a 400 naming it, before admission."""
+    messages = list(request.context or [])
+    if request.message is not None:
+        messages.append({"role": "user", "parts": request.message.parts})
+    try:
+        await rules.prepare(to_model_messages(messages))
+    except AttachmentRejected as exc:
+        raise BadRequest(f"file part: {exc.message}") from None
 
 
 def offered_tools(deps: TurnDeps, request: TurnRequest) -> dict[str, Tool]:
@@ -140,6 +174,7 @@ def plan(
     model_id: str,
     model: ResolvedModel,
     hints: prompts.RequestHints,
+    rules: AttachmentRules | None = None,
 ) -> TurnPlan:
     """The producer's plan: the context (stored or the client's), then the new message."""
     settings = deps.settings
@@ -172,6 +207,7 @@ def plan(
         temperature=request.temperature,
         max_output_tokens=max_tokens,
         usage_metadata=request.shape != "chatbot",
+        attachments=rules,
         durable=admitted.durable,
     )
 

@@ -23,6 +23,7 @@ from chatbot_api.chats.turn.recovery import TurnRecovery
 from chatbot_api.chats.turn.replies import ReplySaver
 from chatbot_api.core.config import Settings
 from chatbot_api.core.redis import RedisHealth
+from chatbot_api.files.storage import Storage
 from chatbot_api.streaming.factory import create_stream_log
 
 
@@ -47,6 +48,7 @@ async def start_turns(
     redis: Redis | None,
     redis_health: RedisHealth,
     http: httpx.AsyncClient,
+    storage: Storage | None = None,
 ) -> TurnRuntime:
     admission: Admission = PortableAdmission(session_factory)
     if engine.dialect.name == "postgresql":
@@ -68,5 +70,6 @@ async def start_turns(
         turns=turns,
         admission=admission,
         replies=replies,
+        storage=storage,
     )
     return TurnRuntime(deps, asyncio.create_task(replies.run(), name="pending-replies"))

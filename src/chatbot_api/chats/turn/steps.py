@@ -13,9 +13,11 @@ from typing import Any
 import structlog
 from pydantic import BaseModel
 
+from chatbot_api.ai.attachments import AttachmentRules
 from chatbot_api.ai.base import (
     FinishReason,
     ModelEvent,
+    ModelMessage,
     ModelRequest,
     ProviderError,
     ReasoningDelta,
@@ -52,6 +54,7 @@ class StepConfig:
     max_output_tokens: int | None = None
     tools: Mapping[str, Tool] = field(default_factory=lambda: CHAT_TOOLS)
     temperature: float | None = None
+    attachments: AttachmentRules | None = None  # None: file parts go as converted
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,6 +95,8 @@ class StepRunner:
         self.config = config
         self.ctx = ctx
         self.usage = Usage()
+        self.model: str | None = None  # the model that answered the last step, as it said
+        self._history: list[ModelMessage] = []
         self._block: tuple[str, str] | None = None  # ("t" | "r", id) of the open text block
         self._open_calls: set[str] = set()
         self._last_event = 0.0
@@ -106,6 +111,7 @@ class StepRunner:
 
     async def run(self) -> Outcome:
         try:
+            self._history = await self._prepare_history()
             await self._answer_approvals()
             for step in range(self.config.max_steps):
                 final = step == self.config.max_steps - 1
@@ -127,6 +133,14 @@ class StepRunner:
             self.close_open(FAILED)
             return Outcome("error", FAILED)
 
+    async def _prepare_history(self) -> list[ModelMessage]:
+        """The conversation before the reply, as the model sees it, attachments read once
+        (the new message's were checked before admission; a stored one that no longer fits
+        becomes a note)."""
+        history = to_model_messages(self.config.history)
+        rules = self.config.attachments
+        return history if rules is None else await rules.prepare(history, strict=False)
+
     def close_open(self, reason: str = STOPPED_TOOL) -> None:
         """End the open text block and any tool call still running (stop, error)."""
         self._close_block()
@@ -141,7 +155,7 @@ class StepRunner:
         request = ModelRequest(
             model=config.targets[0].upstream_model,
             system=config.system,
-            messages=to_model_messages([*config.history, {"role": "assistant", "parts": parts}]),
+            messages=[*self._history, *to_model_messages([{"role": "assistant", "parts": parts}])],
             tools=[tool_spec(tool) for tool in config.tools.values()] if tools else [],
             reasoning=config.reasoning,
             max_output_tokens=config.max_output_tokens,
@@ -203,6 +217,8 @@ class StepRunner:
                     await self._let_first_out()
             elif isinstance(event, StepFinish):
                 self.usage.add(event.usage)
+                answered = self.answered or self.config.targets[0]
+                self.model = event.model or answered.upstream_model
                 reason = event.reason
             elif tools:
                 self._tool_event(event, calls)
