@@ -174,6 +174,7 @@ def ours_env(rev: Revision, results: Path, fake_port: int) -> dict[str, str]:
         "AUTH_GUEST_PER_IP": big,
         "AUTH_REGISTER_PER_IP": big,
         "OPENAI_COMPATIBLE_BASE_URL": f"http://127.0.0.1:{fake_port}/v1",
+        "OPENAI_COMPATIBLE_DISCOVERY": "false",  # the fake's models are the file's
         "CHAT_MODELS_FILE": str(models),
         "TITLE_MODEL": TITLE_MODEL,
         "DATA_DIR": str(results / f"data{'-' + rev.slug if rev.slug else ''}"),

@@ -103,7 +103,8 @@ async def test_a_provider_failure_ends_the_stream_balanced_and_every_client_acce
     logged = structlog.testing.CapturingLogger()
     monkeypatch.setattr("chatbot_api.chats.turn.steps.log", logged)
     reply, public = ENDINGS[ending]
-    upstream.queue(reply)
+    # A 503 before the first token is retried twice (LLM_MAX_RETRIES) before it ends the turn.
+    upstream.queue(*[reply] * (3 if ending == "HTTP error" else 1))
     user = await make_user(app)
     body = chat_body("Hello there", model=MODEL)
     response, chunks = await send(client, user, body)

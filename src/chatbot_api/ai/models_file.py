@@ -78,7 +78,7 @@ class ProviderEntry(_Strict):
 
 
 class Price(_Strict):
-    """US dollars per million tokens; the cost of each assistant message is stored."""
+    """US dollars per million tokens (validated; a cost per message is not stored yet)."""
 
     input: float = Field(ge=0)
     output: float = Field(ge=0)
