@@ -20,6 +20,7 @@ from chatbot_api.ai.base import (
     TextDelta,
     Usage,
 )
+from chatbot_api.ai.resilience import NO_RETRIES
 from chatbot_api.chats.turn.steps import STALLED
 from chatbot_api.core.config import Settings
 from chatbot_api.main import create_app
@@ -35,6 +36,12 @@ from tests.chats.conftest import (
     ui_message,
 )
 from tests.factories import make_chat, make_user
+
+
+def with_provider(model: Any, provider: Any) -> Any:
+    """`model` answered by `provider` alone (no retries: the fake fails as scripted)."""
+    target = dataclasses.replace(model.targets[0], provider=provider)
+    return dataclasses.replace(model, targets=(target,), retry=NO_RETRIES)
 
 
 @pytest.fixture
@@ -69,14 +76,14 @@ def use_chat_provider(app: FastAPI, provider: Any, monkeypatch: pytest.MonkeyPat
     original = registry.resolve
 
     def resolve(model_id: str) -> Any:
-        return dataclasses.replace(original(model_id), provider=provider)
+        return with_provider(original(model_id), provider)
 
     monkeypatch.setattr(registry, "resolve", resolve)
 
 
 def use_title_provider(app: FastAPI, provider: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     registry = app.state.models
-    title = dataclasses.replace(registry.title_model(), provider=provider)
+    title = with_provider(registry.title_model(), provider)
     monkeypatch.setattr(registry, "title_model", lambda: title)
 
 

@@ -163,7 +163,8 @@ async def test_provider_http_error_becomes_a_short_error_chunk(
 ) -> None:
     user = await make_user(app)
     secret = "internal-trace-id-42 do not show"
-    upstream.queue(error_reply(500, {"error": {"message": secret}}))
+    # 1 + 2 retries (LLM_MAX_RETRIES) before the error ends the turn.
+    upstream.queue(*[error_reply(500, {"error": {"message": secret}})] * 3)
     chat = await make_chat(app, user)  # an existing chat: no title request takes the error
     response, chunks = await send(client, user, chat_body("Hi", chat_id=chat.id, model=MODEL))
     assert response.status_code == 200
