@@ -22,7 +22,7 @@ from chatbot_api.ai.base import (
 )
 from chatbot_api.ai.providers import errors
 from chatbot_api.ai.providers.openai_compat import OpenAICompatProvider
-from chatbot_api.ai.resilience import RetryPolicy, Target, open_stream, stream_model
+from chatbot_api.ai.resilience import RetryPolicy, Target, open_stream
 from tests.fakes.openai_server import FakeOpenAIServer, error_reply, stream_reply, text_stream
 
 FAST = RetryPolicy(retries=2, base_delay=0.01, max_delay=1.0)
@@ -66,25 +66,31 @@ async def texts(stream: AsyncIterator[ModelEvent]) -> str:
     return "".join([event.text async for event in stream if isinstance(event, TextDelta)])
 
 
+async def events_of(
+    targets: list[Target], request: ModelRequest, policy: RetryPolicy
+) -> AsyncIterator[ModelEvent]:
+    stream, _ = await open_stream(targets, request, policy)
+    async for event in stream:
+        yield event
+
+
 def unavailable(**extra: Any) -> ProviderError:
     return ProviderError(errors.MSG_UNAVAILABLE, status=503, **extra)
 
 
 async def test_a_retryable_failure_is_retried_then_streams() -> None:
     provider = Scripted(unavailable(), unavailable())
-    stream, first, answered = await open_stream([target(provider)], request(), FAST)
-    assert isinstance(first, TextDelta)
-    assert first.text == "ok"
+    stream, answered = await open_stream([target(provider)], request(), FAST)
+    assert provider.calls == ["m", "m", "m"]  # the first event was read before it returned
     assert answered.upstream_model == "m"
-    assert provider.calls == ["m", "m", "m"]
-    await stream.aclose()  # type: ignore[attr-defined]
+    assert await texts(stream) == "ok"
     assert provider.closed == 3
 
 
 async def test_retries_are_bounded_then_the_fallback_answers() -> None:
     primary = Scripted(unavailable(), unavailable(), unavailable())
     backup = Scripted(text="from backup")
-    events = stream_model([target(primary, "a"), target(backup, "b")], request(), FAST)
+    events = events_of([target(primary, "a"), target(backup, "b")], request(), FAST)
     assert await texts(events) == "from backup"
     assert primary.calls == ["a", "a", "a"]  # 1 + 2 retries
     assert backup.calls == ["b"]
@@ -93,7 +99,7 @@ async def test_retries_are_bounded_then_the_fallback_answers() -> None:
 async def test_a_non_retryable_failure_falls_back_at_once() -> None:
     primary = Scripted(ProviderError(errors.MSG_CREDENTIALS, status=401))
     backup = Scripted(text="backup")
-    assert await texts(stream_model([target(primary), target(backup)], request(), FAST)) == "backup"
+    assert await texts(events_of([target(primary), target(backup)], request(), FAST)) == "backup"
     assert primary.calls == ["m"]
 
 
@@ -109,11 +115,16 @@ async def test_when_every_target_fails_the_chosen_models_error_is_raised() -> No
 async def test_nothing_is_retried_after_the_first_token() -> None:
     provider = Scripted(fail_after_first=True)
     backup = Scripted(text="never")
-    stream, first, _ = await open_stream([target(provider), target(backup)], request(), FAST)
-    assert isinstance(first, TextDelta)
+    stream, _ = await open_stream([target(provider), target(backup)], request(), FAST)
+    seen: list[ModelEvent] = []
+
+    async def read_all() -> None:
+        async for event in stream:
+            seen.append(event)
+
     with pytest.raises(ProviderError):
-        async for _ in stream:
-            pass
+        await read_all()
+    assert [type(event) for event in seen] == [TextDelta]
     assert (provider.calls, backup.calls) == (["m"], [])
 
 
@@ -125,7 +136,7 @@ async def test_retry_after_is_honoured_and_a_long_one_moves_on() -> None:
     long = Scripted(unavailable(retry_after=60))
     backup = Scripted(text="backup")
     began = time.monotonic()
-    assert await texts(stream_model([target(long), target(backup)], request(), FAST)) == "backup"
+    assert await texts(events_of([target(long), target(backup)], request(), FAST)) == "backup"
     assert time.monotonic() - began < 1
     assert long.calls == ["m"]
 
@@ -159,7 +170,7 @@ async def test_a_503_with_retry_after_then_a_stream_gives_the_reply(
         server.queue(failed, stream_reply(text_stream(["Fine ", "now."])))
         provider = OpenAICompatProvider(http, server.base_url, "key")
         began = time.monotonic()
-        text = await texts(stream_model([target(provider)], request(), FAST))
+        text = await texts(events_of([target(provider)], request(), FAST))
         assert text == "Fine now."
         assert time.monotonic() - began >= 0.2
         assert len(server.requests) == 2
@@ -172,6 +183,6 @@ async def test_an_unreachable_upstream_is_retried_then_falls_back(
     with FakeOpenAIServer() as server:
         server.queue(stream_reply(text_stream(["Backup."])))
         backup = OpenAICompatProvider(http, server.base_url, "key")
-        text = await texts(stream_model([target(dead), target(backup, "b")], request(), FAST))
+        text = await texts(events_of([target(dead), target(backup, "b")], request(), FAST))
     assert text == "Backup."
     assert server.requests[0].json()["model"] == "b"

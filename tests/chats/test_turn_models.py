@@ -11,6 +11,7 @@ from typing import Any
 
 import httpx
 import pytest
+import structlog
 from fastapi import FastAPI
 
 from chatbot_api.ai import prompts
@@ -120,13 +121,25 @@ async def test_a_provider_failing_once_with_503_gives_a_normal_reply(
 
 
 async def test_a_failing_model_with_a_fallback_gives_the_fallbacks_reply(
-    db: Any, app: FastAPI, client: httpx.AsyncClient, upstream: Upstream
+    db: Any,
+    app: FastAPI,
+    client: httpx.AsyncClient,
+    upstream: Upstream,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    logged = structlog.testing.CapturingLogger()
+    monkeypatch.setattr("chatbot_api.ai.resilience.log", logged)
     user = await make_user(app)
     body = chat_body("Hi", model="house/flaky")
     _response, chunks = await send(client, user, body)
     assert text_of(chunks) == "Answer from gpt-5.2."
     assert upstream.chat_models() == ["broken-model"] * 3 + ["gpt-5.2"]
+    events = [(call.args[0], call.kwargs.get("fallback")) for call in logged.calls]
+    assert events == [
+        ("model call retried", None),
+        ("model call retried", None),
+        ("model call failed; falling back", "openai/gpt-5.2"),
+    ]
     assert saved_text(await stored_messages(app, body["id"])) == "Answer from gpt-5.2."
 
 

@@ -49,10 +49,10 @@ NO_RETRIES = RetryPolicy(retries=0)
 
 async def open_stream(
     targets: Sequence[Target], request: ModelRequest, policy: RetryPolicy
-) -> tuple[AsyncIterator[ModelEvent], ModelEvent | None, Target]:
-    """The first target that yields an event: its stream, that event (None: it ended without
-    one) and the target. Each target gets `policy`'s retries, then the next is tried; when all
-    fail, the first target's error is raised (the model the user chose)."""
+) -> tuple[AsyncIterator[ModelEvent], Target]:
+    """The events of the first target that yields one (that first event included), and the
+    target. Each target gets `policy`'s retries, then the next is tried; when all fail, the
+    first target's error is raised (the model the user chose)."""
     first_error: ProviderError | None = None
     for index, target in enumerate(targets):
         attempt = 0
@@ -65,9 +65,9 @@ async def open_stream(
                 )
             )
             try:
-                return stream, await anext(stream), target
+                first = await anext(stream)
             except StopAsyncIteration:
-                return stream, None, target
+                return stream, target  # ended without an event: nothing left to read
             except ProviderError as exc:
                 await _close(stream)
                 first_error = first_error or exc
@@ -86,9 +86,11 @@ async def open_stream(
                     error=exc.detail or str(exc),
                 )
                 await asyncio.sleep(delay)
+                continue
             except BaseException:
                 await _close(stream)
                 raise
+            return _chain(first, stream), target
     assert first_error is not None  # targets is never empty
     raise first_error
 
@@ -106,19 +108,14 @@ def _log_failure(targets: Sequence[Target], index: int, exc: ProviderError) -> N
     )
 
 
-async def stream_model(
-    targets: Sequence[Target], request: ModelRequest, policy: RetryPolicy
-) -> AsyncIterator[ModelEvent]:
-    """`open_stream`'s events as one stream, for calls off the per-token path (titles,
-    documents)."""
-    stream, first, _ = await open_stream(targets, request, policy)
+async def _chain(first: ModelEvent, rest: AsyncIterator[ModelEvent]) -> AsyncIterator[ModelEvent]:
+    """The first event (read while retrying), then the rest of its stream."""
     try:
-        if first is not None:
-            yield first
-            async for event in stream:
-                yield event
+        yield first
+        async for event in rest:
+            yield event
     finally:
-        await _close(stream)
+        await _close(rest)
 
 
 async def _close(stream: AsyncIterator[ModelEvent]) -> None:

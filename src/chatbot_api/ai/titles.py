@@ -10,7 +10,7 @@ import structlog
 
 from chatbot_api.ai import prompts
 from chatbot_api.ai.base import ModelMessage, ModelRequest, ProviderError, TextDelta, TextPart
-from chatbot_api.ai.resilience import stream_model
+from chatbot_api.ai.resilience import open_stream
 from chatbot_api.ai.tools.base import ModelSource
 
 log = structlog.get_logger("chatbot_api.titles")
@@ -46,7 +46,8 @@ async def title_for_text(registry: ModelSource, text: str, *, time_limit: float)
     chunks: list[str] = []
     try:
         async with asyncio.timeout(time_limit):
-            async for event in stream_model(resolved.targets, request, resolved.retry):
+            events, _ = await open_stream(resolved.targets, request, resolved.retry)
+            async for event in events:
                 if isinstance(event, TextDelta):
                     chunks.append(event.text)
     except (ProviderError, TimeoutError) as exc:

@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from chatbot_api.ai import prompts
 from chatbot_api.ai.base import ModelMessage, ModelRequest, TextDelta, TextPart
-from chatbot_api.ai.resilience import stream_model
+from chatbot_api.ai.resilience import open_stream
 from chatbot_api.ai.tools.base import Tool, ToolContext, ToolFailed
 from chatbot_api.core.errors import AppError, DocumentForbidden
 from chatbot_api.documents import service as documents
@@ -144,7 +144,8 @@ async def artifact_text(ctx: ToolContext, system: str, prompt: str) -> AsyncIter
         system=system,
         messages=[ModelMessage(role="user", content=[TextPart(text=prompt)])],
     )
-    async for event in stream_model(resolved.targets, request, resolved.retry):
+    events, _ = await open_stream(resolved.targets, request, resolved.retry)
+    async for event in events:
         if isinstance(event, TextDelta):
             yield event.text
 

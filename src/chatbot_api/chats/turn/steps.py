@@ -164,7 +164,7 @@ class StepRunner:
         self.writer.start_step()
         # Retries and fallbacks until the first event (each attempt bounded by its provider's
         # timeouts); from then on the step's idle watchdog.
-        stream, first, self.answered = await open_stream(config.targets, request, config.retry)
+        events, self.answered = await open_stream(config.targets, request, config.retry)
         loop = asyncio.get_running_loop()
         task = asyncio.current_task()
         self._idle_expired = False
@@ -173,7 +173,7 @@ class StepRunner:
             self._last_event + config.idle_timeout, self._idle_check, task, loop
         )
         try:
-            return await self._consume(stream, first, tools, loop)
+            return await self._consume(events, tools, loop)
         except asyncio.CancelledError:
             if not self._idle_expired:
                 raise
@@ -187,15 +187,13 @@ class StepRunner:
 
     async def _consume(
         self,
-        stream: AsyncIterator[ModelEvent],
-        first: ModelEvent | None,
+        events: AsyncIterator[ModelEvent],
         tools: bool,
         loop: asyncio.AbstractEventLoop,
     ) -> tuple[FinishReason, list[_Call]]:
         writer = self.writer
         reason: FinishReason = "stop"
         calls: list[_Call] = []
-        events = stream if first is None else _prepend(first, stream)
         async for event in events:
             self._last_event = loop.time()
             if self.gate is not None:
@@ -358,15 +356,3 @@ class StepRunner:
                     self.writer.tool_output_error(call_id, str(exc))
                     continue
                 await self._execute(_Call(call_id, tool, args))
-
-
-async def _prepend(first: ModelEvent, rest: AsyncIterator[ModelEvent]) -> AsyncIterator[ModelEvent]:
-    """The first event (read while retrying), then the rest of its stream."""
-    try:
-        yield first
-        async for event in rest:
-            yield event
-    finally:
-        aclose = getattr(rest, "aclose", None)
-        if aclose is not None:
-            await aclose()
