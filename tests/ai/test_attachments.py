@@ -5,6 +5,7 @@ usage fields those upstreams report."""
 from __future__ import annotations
 
 import base64
+import dataclasses
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
@@ -85,6 +86,21 @@ async def test_pdf_at_our_upload_url_is_read_from_storage(storage: LocalStorage)
     openai = OpenAICompatProvider
     [prepared] = await rules(storage, openai).prepare(message(file("application/pdf", OUR_PDF_URL)))
     assert prepared.content[1] == FilePart("application/pdf", "doc", data=PDF)
+
+
+async def test_a_turns_rules_read_each_upload_once(storage: LocalStorage) -> None:
+    reads: list[str] = []
+
+    async def counting_read(url: str) -> bytes | None:
+        reads.append(url)
+        return await storage.read(url)
+
+    checked = rules(storage, OpenAICompatProvider)
+    checked = dataclasses.replace(checked, read=counting_read)
+    for _ in range(2):  # the check before admission, then the first step
+        [prepared] = await checked.prepare(message(file("application/pdf", OUR_PDF_URL)))
+        assert prepared.content[1] == FilePart("application/pdf", "doc", data=PDF)
+    assert reads == [OUR_PDF_URL]
 
 
 async def test_text_files_are_inlined_from_storage_and_data_urls(storage: LocalStorage) -> None:

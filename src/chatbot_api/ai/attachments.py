@@ -11,7 +11,7 @@ from __future__ import annotations
 import base64
 import binascii
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from html import escape
 from urllib.parse import unquote_to_bytes, urlsplit
 
@@ -67,6 +67,8 @@ class AttachmentRules:
     read: Reader
     text_max_bytes: int
     file_max_bytes: int
+    # Our uploads read so far: the turn's check and its first step share one read each.
+    _read: dict[str, bytes | None] = field(default_factory=dict, repr=False, compare=False)
 
     async def prepare(
         self, messages: list[ModelMessage], *, strict: bool = True
@@ -144,10 +146,13 @@ class AttachmentRules:
             if data is None:
                 raise AttachmentRejected(f"{label} has a malformed data: URL")
         else:
-            try:
-                data = await self.read(url)
-            except StorageError:
-                raise AttachmentRejected(f"{label} could not be read from storage") from None
+            if url in self._read:
+                data = self._read[url]
+            else:
+                try:
+                    data = self._read[url] = await self.read(url)
+                except StorageError:
+                    raise AttachmentRejected(f"{label} could not be read from storage") from None
             if data is None:
                 if not _is_external(url):
                     raise AttachmentRejected(f"{label} has no readable URL")
