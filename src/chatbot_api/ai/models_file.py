@@ -6,6 +6,7 @@ file, the entry and the field."""
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any, Literal
 
@@ -180,8 +181,6 @@ class ModelsFile(_Strict):
 
 
 def _matches_name(name: str) -> bool:
-    import re
-
     return re.fullmatch(NAME_PATTERN, name) is not None
 
 

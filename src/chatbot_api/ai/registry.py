@@ -118,7 +118,7 @@ class ModelRegistry:
         )
         self._discovered: dict[str, tuple[str, ...]] = {}
         self._resolved: dict[str, ResolvedModel] = {}
-        self._unanswered: dict[str, str] = {}
+        self._unanswered: set[str] = set()
         self.models: list[ModelInfo] = []
         self._build()
 
@@ -144,34 +144,32 @@ class ModelRegistry:
 
     def _build(self) -> None:
         entries = self._entries()
-        own: dict[str, Target] = {}
-        routed: list[CatalogEntry] = []
+        own: dict[str, Target] = {}  # who answers each entry without the catch-all
         for entry in entries:
             target = self._own_target(entry)
-            if target is None:
-                routed.append(entry)
-            else:
+            if target is not None:
                 own[entry.info.id] = target
         by_id = {entry.info.id: entry for entry in entries}
         catch_all = self._catch_all(own, by_id)
         if catch_all is not None and catch_all.info.id not in by_id:  # `provider:upstream`
             entries.append(catch_all)
             by_id[catch_all.info.id] = catch_all
+        base = None
+        if catch_all is not None:
+            targets = (own[catch_all.info.id], *self._fallbacks(catch_all, own))
+            base = self._resolved_model(catch_all, targets)
         resolved: dict[str, ResolvedModel] = {}
-        unanswered: dict[str, str] = {}
+        unanswered: set[str] = set()
         for entry in entries:
             if entry.info.id in own:
                 targets = (own[entry.info.id], *self._fallbacks(entry, own))
                 resolved[entry.info.id] = self._resolved_model(entry, targets)
-            elif catch_all is not None:
-                base = self._resolved_model(
-                    catch_all, (own[catch_all.info.id], *self._fallbacks(catch_all, own))
-                )
+            elif base is not None:
                 resolved[entry.info.id] = replace(
                     base, info=entry.info, user_types=entry.user_types
                 )
             else:
-                unanswered[entry.info.id] = entry.info.id
+                unanswered.add(entry.info.id)
         self._resolved = resolved
         self._unanswered = unanswered
         self.catch_all_id = catch_all.info.id if catch_all is not None else None
