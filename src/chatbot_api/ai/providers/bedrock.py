@@ -40,7 +40,7 @@ from chatbot_api.ai.providers.errors import (
     transport_error,
 )
 from chatbot_api.ai.providers.eventstream import EventStreamDecoder, Headers
-from chatbot_api.ai.providers.http import env_proxy, post_stream
+from chatbot_api.ai.providers.http import env_proxy, post_stream, stream_timeout
 from chatbot_api.ai.providers.messages import parse_tool_args
 from chatbot_api.ai.providers.sse import drain
 from chatbot_api.core.config import ConfigError
@@ -194,10 +194,7 @@ class BedrockProvider:
         }
         # connect: a pooled connection or a new one (pool wait included); sock_read: the
         # longest silence from the upstream, from the request's end to the body's end.
-        self._timeout = aiohttp.ClientTimeout(
-            total=None, connect=connect_timeout, sock_connect=connect_timeout,
-            sock_read=idle_timeout,
-        )  # fmt: skip
+        self._timeout = stream_timeout(idle_timeout, connect_timeout)
 
     async def aclose(self) -> None:
         return None  # the shared HTTP client is closed by the app's lifespan

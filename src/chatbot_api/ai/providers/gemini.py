@@ -33,7 +33,7 @@ from chatbot_api.ai.providers.errors import (
     transport_error,
 )
 from chatbot_api.ai.providers.gemini_request import gemini_contents, gemini_tools
-from chatbot_api.ai.providers.http import env_proxy, post_stream
+from chatbot_api.ai.providers.http import env_proxy, post_stream, stream_timeout
 from chatbot_api.ai.providers.sse import decode_event, drain, iter_sse_data
 
 MIN_ANSWER_TOKENS = 1024  # room left for the answer beyond the thinking budget
@@ -157,10 +157,7 @@ class GeminiProvider:
             "accept": "text/event-stream",
             "x-goog-api-key": api_key,
         }
-        self._timeout = aiohttp.ClientTimeout(
-            total=None, connect=connect_timeout, sock_connect=connect_timeout,
-            sock_read=idle_timeout,
-        )  # fmt: skip
+        self._timeout = stream_timeout(idle_timeout, connect_timeout)
         # Gemini 3 wants each replayed function call's thought signature back: those of the
         # calls made through this provider (the steps of a turn), the newest kept.
         self._signatures: OrderedDict[str, str] = OrderedDict()

@@ -34,6 +34,14 @@ def create_llm_session() -> aiohttp.ClientSession:
     )
 
 
+def stream_timeout(idle_timeout: float, connect_timeout: float) -> aiohttp.ClientTimeout:
+    """A stream's limits: `connect` for a pooled connection or a new one (the pool's wait
+    included); `sock_read` the longest silence from the request's end to the body's end."""
+    return aiohttp.ClientTimeout(
+        total=None, connect=connect_timeout, sock_connect=connect_timeout, sock_read=idle_timeout
+    )
+
+
 def env_proxy(url: str) -> dict[str, Any]:
     """`proxy`/`proxy_auth` request arguments for `url` from HTTP(S)_PROXY, NO_PROXY and
     ~/.netrc (as `trust_env=True` would give each request), or none."""

@@ -24,7 +24,7 @@ from chatbot_api.ai.base import (
     Usage,
 )
 from chatbot_api.ai.providers.errors import MSG_CLOSED, stream_error, transport_error
-from chatbot_api.ai.providers.http import env_proxy, post_stream
+from chatbot_api.ai.providers.http import env_proxy, post_stream, stream_timeout
 from chatbot_api.ai.providers.messages import openai_messages, parse_tool_args
 from chatbot_api.ai.providers.sse import decode_event, drain, iter_sse_data
 from chatbot_api.ai.providers.think import ThinkTagSplitter
@@ -177,12 +177,7 @@ class OpenAICompatProvider:
         if api_key:
             self._headers["authorization"] = f"Bearer {api_key}"
         self._headers.update(extra_headers or {})
-        # connect: a pooled connection or a new one (pool wait included); sock_read: the
-        # longest silence from the upstream, from the request's end to the body's end.
-        self._timeout = aiohttp.ClientTimeout(
-            total=None, connect=connect_timeout, sock_connect=connect_timeout,
-            sock_read=idle_timeout,
-        )  # fmt: skip
+        self._timeout = stream_timeout(idle_timeout, connect_timeout)
         self._reasoning_style = reasoning_style
         self._max_tokens_field = max_tokens_field
         self._think_tags = think_tags
